@@ -12,7 +12,7 @@ PACKAGES=(
   # storage and crypto
   librocksdb-dev libsodium-dev libssl-dev openssl
   # base libraries
-  libabsl-dev libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev prometheus-cpp-dev
+  libabsl-dev nlohmann-json3-dev libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev prometheus-cpp-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
 )
