@@ -12,6 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+
 #include "crypto/secret_key.h"
 
 namespace carelog::crypto {
@@ -24,7 +25,8 @@ using Nonce = std::array<uint8_t, kNonceBytes>;
 Nonce RandomNonce();
 
 // Returns ciphertext || 16-byte tag. Does not block.
-std::string Seal(const SecretKey& key, const Nonce& nonce, absl::string_view plaintext,
+std::string Seal(const SecretKey& key, const Nonce& nonce,
+                 absl::string_view plaintext,
                  absl::string_view associated_data);
 
 // Opens what Seal produced. Errors: DATA_LOSS if the tag does not verify (wrong

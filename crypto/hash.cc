@@ -10,7 +10,8 @@ const unsigned char* U(absl::string_view s) {
 }
 }  // namespace
 
-Digest ChainHash(const Digest& prev, absl::string_view header, absl::string_view ciphertext) {
+Digest ChainHash(const Digest& prev, absl::string_view header,
+                 absl::string_view ciphertext) {
   crypto_generichash_state st;
   crypto_generichash_init(&st, nullptr, 0, kDigestBytes);
   crypto_generichash_update(&st, prev.data(), prev.size());
@@ -29,7 +30,8 @@ Digest Blake2b256(absl::string_view data) {
 
 Digest KeyedBlake2b256(const SecretKey& key, absl::string_view data) {
   Digest out;
-  crypto_generichash(out.data(), out.size(), U(data), data.size(), key.data(), key.size());
+  crypto_generichash(out.data(), out.size(), U(data), data.size(), key.data(),
+                     key.size());
   return out;
 }
 
@@ -48,7 +50,8 @@ std::string BytesToHex(absl::string_view bytes) {
 }
 
 std::string ToHex(const Digest& d) {
-  return BytesToHex(absl::string_view(reinterpret_cast<const char*>(d.data()), d.size()));
+  return BytesToHex(
+      absl::string_view(reinterpret_cast<const char*>(d.data()), d.size()));
 }
 
 bool DigestEquals(const Digest& a, const Digest& b) {

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "absl/strings/string_view.h"
+
 #include "crypto/secret_key.h"
 
 namespace carelog::crypto {
@@ -17,7 +18,8 @@ inline constexpr size_t kDigestBytes = 32;
 using Digest = std::array<uint8_t, kDigestBytes>;
 
 // The chain step: BLAKE2b-256(prev || header || ciphertext).
-Digest ChainHash(const Digest& prev, absl::string_view header, absl::string_view ciphertext);
+Digest ChainHash(const Digest& prev, absl::string_view header,
+                 absl::string_view ciphertext);
 
 // Plain BLAKE2b-256.
 Digest Blake2b256(absl::string_view data);

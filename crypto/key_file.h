@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+
 #include "crypto/secret_key.h"
 
 namespace carelog::crypto {
@@ -26,11 +27,13 @@ absl::StatusOr<std::unique_ptr<SecretKey>> LoadKeyFile(const std::string& path);
 
 // Reads a 256-bit key (64 hex characters) from environment variable `name`.
 // Errors: NOT_FOUND if unset; INVALID_ARGUMENT if malformed.
-absl::StatusOr<std::unique_ptr<SecretKey>> LoadKeyFromEnv(const std::string& name);
+absl::StatusOr<std::unique_ptr<SecretKey>> LoadKeyFromEnv(
+    const std::string& name);
 
 // Creates `path` (mode 0600, must not exist) holding a fresh random key and
 // returns it. fsyncs the file. Errors: ALREADY_EXISTS; INTERNAL on I/O failure.
-absl::StatusOr<std::unique_ptr<SecretKey>> CreateKeyFile(const std::string& path);
+absl::StatusOr<std::unique_ptr<SecretKey>> CreateKeyFile(
+    const std::string& path);
 
 // Writes `key` to a new file `path` (mode 0600, must not exist), fsynced.
 absl::Status WriteKeyFile(const std::string& path, const SecretKey& key);

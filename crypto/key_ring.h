@@ -25,6 +25,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+
 #include "crypto/hash.h"
 #include "crypto/secret_key.h"
 
@@ -43,9 +44,11 @@ class WrappedKeyStore {
   virtual absl::StatusOr<std::string> Get(absl::string_view key_id) = 0;
   // Stores `record` durably (synced) unless a record exists.
   // Errors: ALREADY_EXISTS if one exists (it is left unchanged).
-  virtual absl::Status PutIfAbsent(absl::string_view key_id, absl::string_view record) = 0;
+  virtual absl::Status PutIfAbsent(absl::string_view key_id,
+                                   absl::string_view record) = 0;
   // Overwrites durably (synced): destruction and KEK rotation.
-  virtual absl::Status Put(absl::string_view key_id, absl::string_view record) = 0;
+  virtual absl::Status Put(absl::string_view key_id,
+                           absl::string_view record) = 0;
 };
 
 struct KeyRingOptions {
@@ -58,22 +61,22 @@ class KeyRing {
   // use. `store` must outlive the ring.
   // Errors: FAILED_PRECONDITION if the KEK does not open this store's keys
   // (wrong key file); DATA_LOSS if a key record is malformed; store errors.
-  static absl::StatusOr<std::unique_ptr<KeyRing>> Open(std::unique_ptr<SecretKey> kek,
-                                                       WrappedKeyStore* store,
-                                                       KeyRingOptions options = {});
+  static absl::StatusOr<std::unique_ptr<KeyRing>> Open(
+      std::unique_ptr<SecretKey> kek, WrappedKeyStore* store,
+      KeyRingOptions options = {});
 
   // The key that seals a new event of class `cls` (subject_id required for
   // kSubject, ignored otherwise); creates a subject's key on first use (one
   // synced write). Errors: FAILED_PRECONDITION if the subject was erased;
   // INVALID_ARGUMENT if a subject key is asked for with an empty subject id.
-  absl::StatusOr<std::shared_ptr<const SecretKey>> KeyForSeal(KeyClass cls,
-                                                             absl::string_view subject_id);
+  absl::StatusOr<std::shared_ptr<const SecretKey>> KeyForSeal(
+      KeyClass cls, absl::string_view subject_id);
 
   // The key that opens an existing event. Never creates.
   // Errors: NOT_FOUND if the subject never had a key; FAILED_PRECONDITION if
   // the subject's key was destroyed (erased).
-  absl::StatusOr<std::shared_ptr<const SecretKey>> KeyForOpen(KeyClass cls,
-                                                             absl::string_view subject_id);
+  absl::StatusOr<std::shared_ptr<const SecretKey>> KeyForOpen(
+      KeyClass cls, absl::string_view subject_id);
 
   // Crypto-shredding: replaces the subject's wrapped key by a tombstone
   // (synced) and drops it from the cache. Idempotent.
@@ -90,13 +93,15 @@ class KeyRing {
   ~KeyRing();
 
  private:
-  KeyRing(std::unique_ptr<SecretKey> kek, WrappedKeyStore* store, KeyRingOptions options);
+  KeyRing(std::unique_ptr<SecretKey> kek, WrappedKeyStore* store,
+          KeyRingOptions options);
   absl::Status OpenFixedKeys();
-  absl::StatusOr<std::shared_ptr<const SecretKey>> Unwrap(absl::string_view key_id,
-                                                          absl::string_view record) const;
+  absl::StatusOr<std::shared_ptr<const SecretKey>> Unwrap(
+      absl::string_view key_id, absl::string_view record) const;
   std::string Wrap(absl::string_view key_id, const SecretKey& key) const;
   std::shared_ptr<const SecretKey> CacheGet(const std::string& key_id);
-  void CachePut(const std::string& key_id, std::shared_ptr<const SecretKey> key);
+  void CachePut(const std::string& key_id,
+                std::shared_ptr<const SecretKey> key);
 
   const std::unique_ptr<SecretKey> kek_;
   WrappedKeyStore* const store_;
@@ -110,8 +115,10 @@ class KeyRing {
   absl::Mutex create_mu_;
   absl::Mutex mu_;
   // LRU: most recent at the front.
-  std::list<std::pair<std::string, std::shared_ptr<const SecretKey>>> lru_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<std::string, decltype(lru_)::iterator> index_ ABSL_GUARDED_BY(mu_);
+  std::list<std::pair<std::string, std::shared_ptr<const SecretKey>>> lru_
+      ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, decltype(lru_)::iterator> index_
+      ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace carelog::crypto

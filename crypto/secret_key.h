@@ -1,9 +1,10 @@
 // crypto/secret_key.h — fixed-size secret key material held in locked memory.
 //
-// A SecretKey owns 32 bytes allocated with sodium_malloc (guard pages, mlock'ed,
-// excluded from core dumps where the OS allows) and wipes them on destruction.
-// Keys never live in std::string or other heap memory that may be copied or
-// swapped. Thread-safety: immutable after construction; safe to share const.
+// A SecretKey owns 32 bytes allocated with sodium_malloc (guard pages,
+// mlock'ed, excluded from core dumps where the OS allows) and wipes them on
+// destruction. Keys never live in std::string or other heap memory that may be
+// copied or swapped. Thread-safety: immutable after construction; safe to share
+// const.
 #ifndef CARELOG_CRYPTO_SECRET_KEY_H_
 #define CARELOG_CRYPTO_SECRET_KEY_H_
 
@@ -33,11 +34,12 @@ class SecretKey {
   static absl::StatusOr<std::unique_ptr<SecretKey>> Random();
   // Copies exactly kKeyBytes from `bytes`. The caller remains responsible for
   // wiping its own copy. Errors: INVALID_ARGUMENT if the size is wrong.
-  static absl::StatusOr<std::unique_ptr<SecretKey>> FromBytes(const uint8_t* bytes, size_t len);
+  static absl::StatusOr<std::unique_ptr<SecretKey>> FromBytes(
+      const uint8_t* bytes, size_t len);
   // Parses 64 hex characters (surrounding whitespace ignored).
   // Errors: INVALID_ARGUMENT naming `what` (never echoing the input).
-  static absl::StatusOr<std::unique_ptr<SecretKey>> FromHex(absl::string_view hex,
-                                                            absl::string_view what);
+  static absl::StatusOr<std::unique_ptr<SecretKey>> FromHex(
+      absl::string_view hex, absl::string_view what);
 
   ~SecretKey();
   SecretKey(const SecretKey&) = delete;

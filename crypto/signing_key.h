@@ -26,11 +26,14 @@ class SigningKey {
  public:
   static absl::StatusOr<std::unique_ptr<SigningKey>> Generate();
   // From a 32-byte seed (deterministic; used by known-answer tests).
-  static absl::StatusOr<std::unique_ptr<SigningKey>> FromSeed(const uint8_t* seed, size_t len);
+  static absl::StatusOr<std::unique_ptr<SigningKey>> FromSeed(
+      const uint8_t* seed, size_t len);
   // Loads the seed from a key file (same rules as LoadKeyFile: 0600, hex).
-  static absl::StatusOr<std::unique_ptr<SigningKey>> LoadFile(const std::string& path);
+  static absl::StatusOr<std::unique_ptr<SigningKey>> LoadFile(
+      const std::string& path);
   // Loads `path`, or creates it with a fresh seed if it does not exist.
-  static absl::StatusOr<std::unique_ptr<SigningKey>> LoadOrCreateFile(const std::string& path);
+  static absl::StatusOr<std::unique_ptr<SigningKey>> LoadOrCreateFile(
+      const std::string& path);
 
   ~SigningKey();
   SigningKey(const SigningKey&) = delete;
@@ -46,7 +49,8 @@ class SigningKey {
 };
 
 // True iff `signature` is a valid Ed25519 signature of `message` by `key`.
-bool VerifySignature(const PublicKey& key, absl::string_view message, const Signature& signature);
+bool VerifySignature(const PublicKey& key, absl::string_view message,
+                     const Signature& signature);
 
 }  // namespace carelog::crypto
 

@@ -12,7 +12,9 @@
 
 namespace carelog::testing {
 
-inline const absl::Status& GetStatus(const absl::Status& s) { return s; }
+inline const absl::Status& GetStatus(const absl::Status& s) {
+  return s;
+}
 template <typename T>
 const absl::Status& GetStatus(const absl::StatusOr<T>& s) {
   return s.status();
@@ -20,7 +22,8 @@ const absl::Status& GetStatus(const absl::StatusOr<T>& s) {
 
 MATCHER(IsOk, "is OK") {
   const absl::Status& s = GetStatus(arg);
-  if (!s.ok()) *result_listener << "status is " << s.ToString();
+  if (!s.ok())
+    *result_listener << "status is " << s.ToString();
   return s.ok();
 }
 
@@ -31,11 +34,13 @@ MATCHER_P(StatusIs, code, "has status code " + absl::StatusCodeToString(code)) {
 }
 
 MATCHER_P2(StatusIs, code, message_matcher,
-           "has status code " + absl::StatusCodeToString(code) + " and a matching message") {
+           "has status code " + absl::StatusCodeToString(code) +
+               " and a matching message") {
   const absl::Status& s = GetStatus(arg);
   *result_listener << "status is " << s.ToString();
   return s.code() == code &&
-         ::testing::ExplainMatchResult(message_matcher, std::string(s.message()), result_listener);
+         ::testing::ExplainMatchResult(
+             message_matcher, std::string(s.message()), result_listener);
 }
 
 }  // namespace carelog::testing

@@ -10,14 +10,17 @@ namespace carelog::testing {
 
 TempDir::TempDir() {
   const char* base = std::getenv("TEST_TMPDIR");
-  std::string tmpl = std::string(base != nullptr ? base : "/tmp") + "/carelog-test-XXXXXX";
+  std::string tmpl =
+      std::string(base != nullptr ? base : "/tmp") + "/carelog-test-XXXXXX";
   char* p = ::mkdtemp(tmpl.data());
-  if (p == nullptr) std::abort();
+  if (p == nullptr)
+    std::abort();
   path_ = p;
 }
 
 TempDir::~TempDir() {
-  if (std::getenv("CARELOG_KEEP_TEST_DIRS") != nullptr) return;
+  if (std::getenv("CARELOG_KEEP_TEST_DIRS") != nullptr)
+    return;
   std::error_code ec;
   std::filesystem::remove_all(path_, ec);
 }
@@ -26,8 +29,10 @@ std::vector<std::string> ListFilesRecursive(const std::string& dir) {
   std::vector<std::string> out;
   std::error_code ec;
   for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
-       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
-    if (it->is_regular_file(ec)) out.push_back(it->path().string());
+       !ec && it != std::filesystem::recursive_directory_iterator();
+       it.increment(ec)) {
+    if (it->is_regular_file(ec))
+      out.push_back(it->path().string());
   }
   return out;
 }

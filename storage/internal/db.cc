@@ -1,0 +1,140 @@
+#include "storage/internal/db.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "rocksdb/cache.h"
+#include "rocksdb/filter_policy.h"
+#include "rocksdb/options.h"
+#include "rocksdb/table.h"
+
+namespace carelog::storage::internal {
+
+absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
+  if (s.ok())
+    return absl::OkStatus();
+  std::string msg = absl::StrCat(what, ": ", s.ToString());
+  if (s.IsNotFound())
+    return absl::NotFoundError(msg);
+  if (s.IsCorruption())
+    return absl::DataLossError(msg);
+  if (s.IsInvalidArgument())
+    return absl::InvalidArgumentError(msg);
+  if (s.IsBusy() || s.IsTimedOut() || s.IsTryAgain())
+    return absl::UnavailableError(msg);
+  if (s.IsIOError()) {
+    // A held LOCK file means another process has the directory open.
+    if (s.ToString().find("lock") != std::string::npos)
+      return absl::FailedPreconditionError(msg);
+    return absl::UnavailableError(msg);
+  }
+  if (s.IsNoSpace())
+    return absl::ResourceExhaustedError(msg);
+  return absl::InternalError(msg);
+}
+
+Db::~Db() {
+  if (db) {
+    for (auto* h : handles)
+      db->DestroyColumnFamilyHandle(h);
+    db->Close().PermitUncheckedError();
+  }
+}
+
+namespace {
+
+rocksdb::ColumnFamilyOptions CfOptions(
+    const std::string& name, const std::shared_ptr<rocksdb::Cache>& cache) {
+  rocksdb::ColumnFamilyOptions o;
+  rocksdb::BlockBasedTableOptions t;
+  t.block_cache = cache;
+  if (name == kEventsCf) {
+    // Ciphertext does not compress; positions are scanned in order.
+    o.compression = rocksdb::kNoCompression;
+    o.write_buffer_size = 64 << 20;
+  } else {
+    // Point lookups on every append (command ids, stream heads): bloom filters.
+    t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+    t.whole_key_filtering = true;
+    o.compression = rocksdb::kNoCompression;
+  }
+  o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
+  return o;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Db>> OpenDb(const std::string& dir,
+                                           const DbOpenOptions& options) {
+  if (options.create && !options.read_only) {
+    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "cannot create data directory ", dir, ": ", std::strerror(errno)));
+    }
+  }
+  rocksdb::DBOptions dbo;
+  dbo.create_if_missing = options.create;
+  dbo.create_missing_column_families = options.create;
+  dbo.paranoid_checks = true;
+  dbo.max_background_jobs = 2;
+  dbo.keep_log_file_num = 5;
+  dbo.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
+
+  std::set<std::string> names = {rocksdb::kDefaultColumnFamilyName,
+                                 kEventsCf,
+                                 kStreamsCf,
+                                 kCommandsCf,
+                                 kKeysCf,
+                                 kCheckpointsCf,
+                                 kMerkleCf};
+  for (const auto& n : options.extra_column_families)
+    names.insert(n);
+  std::vector<std::string> existing;
+  if (rocksdb::DB::ListColumnFamilies(dbo, dir, &existing).ok()) {
+    // A read-only open can only name column families that exist.
+    if (options.read_only)
+      names.clear();
+    names.insert(existing.begin(), existing.end());
+  } else if (!options.create) {
+    return absl::FailedPreconditionError(absl::StrCat("no ledger in ", dir));
+  }
+
+  auto cache = rocksdb::NewLRUCache(64 << 20);
+  std::vector<rocksdb::ColumnFamilyDescriptor> descs;
+  for (const auto& n : names)
+    descs.emplace_back(n, CfOptions(n, cache));
+
+  auto out = std::make_unique<Db>();
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s;
+  if (options.read_only) {
+    s = rocksdb::DB::OpenForReadOnly(dbo, dir, descs, &out->handles, &raw);
+  } else {
+    s = rocksdb::DB::Open(dbo, dir, descs, &out->handles, &raw);
+  }
+  out->db.reset(raw);  // own it at once (RocksDB 7.8 has only DB**)
+  if (!s.ok())
+    return FromRocks(s, absl::StrCat("opening ledger in ", dir));
+  for (auto* h : out->handles)
+    out->by_name[h->GetName()] = h;
+  out->meta = out->by_name[rocksdb::kDefaultColumnFamilyName];
+  out->events = out->by_name[kEventsCf];
+  out->streams = out->by_name[kStreamsCf];
+  out->commands = out->by_name[kCommandsCf];
+  out->keys = out->by_name[kKeysCf];
+  out->checkpoints = out->by_name[kCheckpointsCf];
+  out->merkle = out->by_name[kMerkleCf];
+  if (!out->meta || !out->events || !out->streams || !out->commands ||
+      !out->keys) {
+    return absl::DataLossError(
+        absl::StrCat("ledger in ", dir, " lacks a required column family"));
+  }
+  return out;
+}
+
+}  // namespace carelog::storage::internal

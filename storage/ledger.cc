@@ -1,0 +1,552 @@
+#include "storage/ledger.h"
+
+#include <memory>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+
+#include "crypto/aead.h"
+#include "storage/internal/db.h"
+#include "storage/internal/key_store.h"
+#include "storage/internal/sequencer.h"
+#include "storage/internal/verifier.h"
+#include "storage/record.h"
+#include "storage/validation.h"
+
+namespace carelog::storage {
+
+using internal::Db;
+using internal::FromRocks;
+
+const char* VerifyProblemName(VerifyProblem p) {
+  switch (p) {
+    case VerifyProblem::kNone:
+      return "none";
+    case VerifyProblem::kMalformedRecord:
+      return "malformed record";
+    case VerifyProblem::kPositionMismatch:
+      return "position mismatch";
+    case VerifyProblem::kGap:
+      return "gap";
+    case VerifyProblem::kHashMismatch:
+      return "hash mismatch";
+    case VerifyProblem::kMissingStreamIndex:
+      return "missing stream index entry";
+    case VerifyProblem::kStreamIndexMismatch:
+      return "stream index mismatch";
+    case VerifyProblem::kHeadMismatch:
+      return "head mismatch";
+  }
+  return "unknown";
+}
+
+class Ledger::Impl {
+ public:
+  LedgerLimits limits;
+  std::string data_dir;
+  std::unique_ptr<Db> db;
+  std::unique_ptr<internal::RocksKeyStore> key_store;
+  std::unique_ptr<crypto::KeyRing> ring;
+  std::unique_ptr<internal::Sequencer> sequencer;
+
+  ~Impl() {
+    // Order matters: the writer uses the DB; the ring uses the key store.
+    sequencer.reset();
+    ring.reset();
+    key_store.reset();
+    db.reset();
+  }
+
+  absl::StatusOr<StoredEvent> ReadAt(const rocksdb::ReadOptions& ro,
+                                     uint64_t position) const {
+    std::string v;
+    rocksdb::Status s = db->db->Get(ro, db->events, PositionKey(position), &v);
+    if (s.IsNotFound())
+      return absl::NotFoundError(
+          absl::StrCat("no event at position ", position));
+    if (!s.ok())
+      return FromRocks(s, "reading event");
+    auto ev = DecodeRecord(v);
+    if (!ev.ok()) {
+      return absl::DataLossError(absl::StrCat("event at position ", position,
+                                              ": ", ev.status().message()));
+    }
+    if (ev->header.position != position) {
+      return absl::DataLossError(absl::StrCat("event stored at position ",
+                                              position, " claims position ",
+                                              ev->header.position));
+    }
+    return ev;
+  }
+};
+
+Ledger::Ledger(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Ledger::~Ledger() {
+  Stop();
+}
+
+void Ledger::Stop() {
+  if (impl_ && impl_->sequencer)
+    impl_->sequencer->Stop();
+}
+
+absl::StatusOr<std::unique_ptr<Ledger>> Ledger::Open(LedgerOptions options) {
+  if (options.data_dir.empty())
+    return absl::InvalidArgumentError("data_dir: required");
+  if (options.kek == nullptr)
+    return absl::InvalidArgumentError("kek: required");
+  if (options.queue_capacity == 0)
+    return absl::InvalidArgumentError("queue_capacity: must be > 0");
+  if (options.max_batch_commands == 0)
+    return absl::InvalidArgumentError("max_batch_commands: must be > 0");
+  if (options.max_events_per_command == 0) {
+    return absl::InvalidArgumentError("max_events_per_command: must be > 0");
+  }
+  if (auto s = crypto::EnsureSodium(); !s.ok())
+    return s;
+
+  auto impl = std::make_unique<Impl>();
+  impl->data_dir = options.data_dir;
+  impl->limits.max_events_per_command = options.max_events_per_command;
+  impl->limits.max_payload_bytes = options.max_payload_bytes;
+  impl->limits.max_command_bytes = options.max_command_bytes;
+
+  internal::DbOpenOptions dbo;
+  dbo.extra_column_families = options.extra_column_families;
+  auto db = internal::OpenDb(options.data_dir, dbo);
+  if (!db.ok())
+    return db.status();
+  impl->db = std::move(*db);
+  Db& d = *impl->db;
+
+  // Format marker: written once when the ledger is created.
+  std::string format;
+  rocksdb::Status fs =
+      d.db->Get(rocksdb::ReadOptions(), d.meta, internal::kMetaFormat, &format);
+  if (fs.IsNotFound()) {
+    std::unique_ptr<rocksdb::Iterator> it(
+        d.db->NewIterator(rocksdb::ReadOptions(), d.events));
+    it->SeekToFirst();
+    if (it->Valid())
+      return absl::DataLossError("ledger has events but no format marker");
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    if (auto s = FromRocks(d.db->Put(wo, d.meta, internal::kMetaFormat,
+                                     internal::kFormatValue),
+                           "writing format marker");
+        !s.ok()) {
+      return s;
+    }
+  } else if (!fs.ok()) {
+    return FromRocks(fs, "reading format marker");
+  } else if (format != internal::kFormatValue) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("unsupported ledger format in ", options.data_dir));
+  }
+
+  impl->key_store = std::make_unique<internal::RocksKeyStore>(&d);
+  crypto::KeyRingOptions kro;
+  kro.cache_capacity = options.key_cache_entries;
+  auto ring =
+      crypto::KeyRing::Open(std::move(options.kek), impl->key_store.get(), kro);
+  if (!ring.ok())
+    return ring.status();
+  impl->ring = std::move(*ring);
+
+  // Tail check: refuse to serve from a ledger whose recent chain is broken.
+  Head head;
+  std::string hv;
+  rocksdb::Status hs =
+      d.db->Get(rocksdb::ReadOptions(), d.meta, internal::kMetaHead, &hv);
+  if (hs.ok()) {
+    auto h = DecodeHead(hv);
+    if (!h.ok())
+      return absl::DataLossError("ledger head record malformed");
+    head = *h;
+  } else if (!hs.IsNotFound()) {
+    return FromRocks(hs, "reading head record");
+  }
+  const uint64_t tail = std::max<uint64_t>(1, options.tail_check_events);
+  const uint64_t from = head.position > tail ? head.position - tail + 1 : 1;
+  VerifyReport report = internal::VerifyRange(d, from, 0, nullptr);
+  if (!report.status.ok()) {
+    return absl::Status(report.status.code(),
+                        absl::StrCat("refusing to open ", options.data_dir,
+                                     ": ", report.status.message()));
+  }
+  int64_t last_micros = 0;
+  if (head.position > 0) {
+    auto last = impl->ReadAt(rocksdb::ReadOptions(), head.position);
+    if (!last.ok())
+      return last.status();
+    last_micros = last->header.recorded_at_micros;
+  }
+
+  internal::SequencerOptions so;
+  so.sync = options.sync;
+  so.queue_capacity = options.queue_capacity;
+  so.max_batch_commands = options.max_batch_commands;
+  so.max_batch_bytes = options.max_batch_bytes;
+  so.stream_cache_entries = std::max<size_t>(1, options.stream_cache_entries);
+  const Clock* clock =
+      options.clock != nullptr ? options.clock : SystemClock::Get();
+  impl->sequencer =
+      std::make_unique<internal::Sequencer>(&d, so, clock, head, last_micros);
+  return std::unique_ptr<Ledger>(new Ledger(std::move(impl)));
+}
+
+absl::Status Ledger::Validate(const AppendRequest& request) const {
+  return ValidateAppendRequest(request, impl_->limits);
+}
+
+void Ledger::AppendAsync(const AppendRequest& request, AppendCallback done) {
+  if (auto s = Validate(request); !s.ok()) {
+    done(s);
+    return;
+  }
+  const Digest fingerprint =
+      impl_->ring->Mac("command-fingerprint", CanonicalCommandBytes(request));
+
+  // Fast path for retries: the stored result, without sealing anything. The
+  // writer checks again authoritatively.
+  std::string stored;
+  rocksdb::Status s = impl_->db->db->Get(
+      rocksdb::ReadOptions(), impl_->db->commands, request.command_id, &stored);
+  if (s.ok()) {
+    Digest fp{};
+    auto prior = DecodeCommandRecord(stored, &fp);
+    if (!prior.ok()) {
+      done(prior.status());
+    } else if (!crypto::DigestEquals(fp, fingerprint)) {
+      done(absl::AlreadyExistsError(
+          absl::StrCat("command id ", request.command_id,
+                       " was already used for a different command")));
+    } else {
+      prior->duplicate = true;
+      done(std::move(*prior));
+    }
+    return;
+  }
+  if (!s.IsNotFound()) {
+    done(FromRocks(s, "reading command record"));
+    return;
+  }
+
+  auto cmd = std::make_unique<internal::PendingCommand>();
+  cmd->command_id = request.command_id;
+  cmd->fingerprint = fingerprint;
+  cmd->streams.reserve(request.streams.size());
+  for (const StreamAppend& sa : request.streams) {
+    internal::SealedStream st;
+    st.stream_id = sa.stream_id;
+    st.expected = sa.expected;
+    st.events.reserve(sa.events.size());
+    for (const NewEvent& ne : sa.events) {
+      auto key = impl_->ring->KeyForSeal(ne.key_class, ne.subject_id);
+      if (!key.ok()) {
+        done(key.status());
+        return;
+      }
+      internal::SealedEvent ev;
+      ev.header.key_class = ne.key_class;
+      crypto::RandomBytes(ev.header.event_id.data(), ev.header.event_id.size());
+      ev.header.nonce = crypto::RandomNonce();
+      ev.header.stream_id = sa.stream_id;
+      ev.header.event_type = ne.event_type;
+      ev.header.subject_id = ne.subject_id;
+      ev.header.command_id = request.command_id;
+      ev.ciphertext = crypto::Seal(**key, ev.header.nonce, ne.payload,
+                                   SealedHeaderBytes(ev.header));
+      cmd->bytes += ev.ciphertext.size() + 128;
+      st.events.push_back(std::move(ev));
+    }
+    cmd->streams.push_back(std::move(st));
+  }
+  cmd->done = std::move(done);
+  // A refused submit leaves the command (and its callback) with us.
+  if (auto st = impl_->sequencer->Submit(&cmd); !st.ok())
+    cmd->done(st);
+}
+
+absl::StatusOr<AppendResult> Ledger::Append(const AppendRequest& request) {
+  absl::Notification done;
+  absl::StatusOr<AppendResult> result = absl::UnknownError("not completed");
+  AppendAsync(request, [&](absl::StatusOr<AppendResult> r) {
+    result = std::move(r);
+    done.Notify();
+  });
+  done.WaitForNotification();
+  return result;
+}
+
+Head Ledger::GetHead() const {
+  return impl_->sequencer->head();
+}
+
+absl::Status Ledger::WaitForPosition(uint64_t position,
+                                     absl::Time deadline) const {
+  return impl_->sequencer->WaitForPosition(position, deadline);
+}
+
+uint64_t Ledger::AddCommitListener(CommitListener listener) {
+  return impl_->sequencer->AddListener(std::move(listener));
+}
+
+void Ledger::RemoveCommitListener(uint64_t id) {
+  impl_->sequencer->RemoveListener(id);
+}
+
+absl::StatusOr<StoredEvent> Ledger::ReadAt(uint64_t position) const {
+  if (position == 0)
+    return absl::NotFoundError("position 0 holds no event");
+  return impl_->ReadAt(rocksdb::ReadOptions(), position);
+}
+
+absl::StatusOr<ReadPage> Ledger::ReadAll(uint64_t from, size_t max_count,
+                                         Direction direction) const {
+  if (max_count == 0)
+    return absl::InvalidArgumentError("max_count: must be > 0");
+  const Head head = GetHead();
+  ReadPage page;
+  if (head.position == 0)
+    return page;
+  if (direction == Direction::kForward) {
+    if (from == 0)
+      from = 1;
+    if (from > head.position)
+      return page;
+  } else {
+    if (from == 0 || from > head.position)
+      from = head.position;
+  }
+  rocksdb::ReadOptions ro;
+  const rocksdb::Snapshot* snap = impl_->db->db->GetSnapshot();
+  ro.snapshot = snap;
+  std::unique_ptr<rocksdb::Iterator> it(
+      impl_->db->db->NewIterator(ro, impl_->db->events));
+  uint64_t expect = from;
+  absl::Status error;
+  const bool fwd = direction == Direction::kForward;
+  for (fwd ? it->Seek(PositionKey(from)) : it->SeekForPrev(PositionKey(from));
+       it->Valid() && page.events.size() < max_count;
+       fwd ? it->Next() : it->Prev()) {
+    if (expect == 0 || expect > head.position)
+      break;
+    auto ev =
+        DecodeRecord(absl::string_view(it->value().data(), it->value().size()));
+    if (!ev.ok() || ev->header.position != expect ||
+        GetU64(it->key().data()) != expect || it->key().size() != 8) {
+      error = absl::DataLossError(absl::StrCat("event at position ", expect,
+                                               " is missing or malformed"));
+      break;
+    }
+    page.events.push_back(std::move(*ev));
+    expect = fwd ? expect + 1 : expect - 1;
+  }
+  if (error.ok() && !it->status().ok())
+    error = FromRocks(it->status(), "scanning events");
+  if (error.ok() && page.events.size() < max_count && fwd &&
+      expect <= head.position) {
+    error = absl::DataLossError(
+        absl::StrCat("event at position ", expect, " is missing"));
+  }
+  // Check the chain links inside the page (and to the event before it).
+  if (error.ok() && !page.events.empty()) {
+    std::vector<const StoredEvent*> ordered;
+    for (const auto& e : page.events)
+      ordered.push_back(&e);
+    if (!fwd)
+      std::reverse(ordered.begin(), ordered.end());
+    Digest prev{};
+    const uint64_t lowest = ordered.front()->header.position;
+    if (lowest > 1) {
+      auto before = impl_->ReadAt(ro, lowest - 1);
+      if (!before.ok()) {
+        error = before.status();
+      } else {
+        prev = before->chain_hash;
+      }
+    }
+    for (size_t i = 0; error.ok() && i < ordered.size(); ++i) {
+      const StoredEvent& e = *ordered[i];
+      absl::string_view header(
+          e.stored_bytes.data(),
+          e.stored_bytes.size() - e.ciphertext.size() - crypto::kDigestBytes);
+      if (!crypto::DigestEquals(crypto::ChainHash(prev, header, e.ciphertext),
+                                e.chain_hash)) {
+        error = absl::DataLossError(absl::StrCat(
+            "chain hash mismatch at position ", e.header.position));
+      }
+      prev = e.chain_hash;
+    }
+  }
+  impl_->db->db->ReleaseSnapshot(snap);
+  if (!error.ok())
+    return error;
+  if (fwd) {
+    page.next = (expect <= head.position) ? expect : 0;
+  } else {
+    page.next = expect;  // 0 once position 1 was returned
+  }
+  return page;
+}
+
+absl::StatusOr<ReadPage> Ledger::ReadStream(const std::string& stream_id,
+                                            uint64_t from_version,
+                                            size_t max_count,
+                                            Direction direction) const {
+  if (auto s = ValidateStreamId(stream_id, "stream_id"); !s.ok())
+    return s;
+  if (max_count == 0)
+    return absl::InvalidArgumentError("max_count: must be > 0");
+  rocksdb::ReadOptions ro;
+  const rocksdb::Snapshot* snap = impl_->db->db->GetSnapshot();
+  ro.snapshot = snap;
+  const std::string prefix = StreamEntryPrefix(stream_id);
+  std::unique_ptr<rocksdb::Iterator> it(
+      impl_->db->db->NewIterator(ro, impl_->db->streams));
+  const bool fwd = direction == Direction::kForward;
+  if (fwd) {
+    it->Seek(StreamEntryKey(stream_id, from_version == 0 ? 1 : from_version));
+  } else {
+    it->SeekForPrev(StreamEntryKey(
+        stream_id, from_version == 0 ? UINT64_MAX : from_version));
+  }
+  ReadPage page;
+  absl::Status error;
+  uint64_t last_version = 0;
+  bool more = false;
+  for (; it->Valid(); fwd ? it->Next() : it->Prev()) {
+    absl::string_view key(it->key().data(), it->key().size());
+    if (key.size() != prefix.size() + 8 ||
+        key.substr(0, prefix.size()) != prefix)
+      break;
+    if (page.events.size() >= max_count) {
+      more = true;
+      break;
+    }
+    const uint64_t version = GetU64(key.data() + prefix.size());
+    if (it->value().size() != 8) {
+      error = absl::DataLossError(absl::StrCat("stream index entry ", stream_id,
+                                               "@", version, " malformed"));
+      break;
+    }
+    auto ev = impl_->ReadAt(ro, GetU64(it->value().data()));
+    if (!ev.ok()) {
+      error = ev.status();
+      break;
+    }
+    if (ev->header.stream_id != stream_id ||
+        ev->header.stream_version != version) {
+      error = absl::DataLossError(
+          absl::StrCat("stream index entry ", stream_id, "@", version,
+                       " points at an event of another stream or version"));
+      break;
+    }
+    last_version = version;
+    page.events.push_back(std::move(*ev));
+  }
+  if (error.ok() && !it->status().ok())
+    error = FromRocks(it->status(), "scanning stream");
+  impl_->db->db->ReleaseSnapshot(snap);
+  if (!error.ok())
+    return error;
+  if (more)
+    page.next = fwd ? last_version + 1 : last_version - 1;
+  return page;
+}
+
+absl::StatusOr<uint64_t> Ledger::StreamVersion(
+    const std::string& stream_id) const {
+  if (auto s = ValidateStreamId(stream_id, "stream_id"); !s.ok())
+    return s;
+  std::string v;
+  rocksdb::Status s = impl_->db->db->Get(
+      rocksdb::ReadOptions(), impl_->db->streams, StreamHeadKey(stream_id), &v);
+  if (s.IsNotFound())
+    return 0;
+  if (!s.ok())
+    return FromRocks(s, "reading stream head");
+  if (v.size() != 8)
+    return absl::DataLossError(
+        absl::StrCat("stream head of ", stream_id, " malformed"));
+  return GetU64(v.data());
+}
+
+absl::StatusOr<AppendResult> Ledger::LookupCommand(
+    const std::string& command_id) const {
+  std::string stored;
+  rocksdb::Status s = impl_->db->db->Get(
+      rocksdb::ReadOptions(), impl_->db->commands, command_id, &stored);
+  if (s.IsNotFound())
+    return absl::NotFoundError(absl::StrCat("no command ", command_id));
+  if (!s.ok())
+    return FromRocks(s, "reading command record");
+  auto r = DecodeCommandRecord(stored, nullptr);
+  if (r.ok())
+    r->duplicate = true;
+  return r;
+}
+
+absl::StatusOr<std::string> Ledger::Decrypt(const StoredEvent& event) const {
+  auto key =
+      impl_->ring->KeyForOpen(event.header.key_class, event.header.subject_id);
+  if (!key.ok())
+    return key.status();
+  auto plain = crypto::Open(**key, event.header.nonce, event.ciphertext,
+                            SealedHeaderBytes(event.header));
+  if (!plain.ok()) {
+    return absl::DataLossError(absl::StrCat("event at position ",
+                                            event.header.position,
+                                            " failed to authenticate"));
+  }
+  return plain;
+}
+
+VerifyReport Ledger::Verify(uint64_t from, uint64_t to) const {
+  if (to != 0 && to >= GetHead().position)
+    to = 0;  // through the head record
+  const rocksdb::Snapshot* snap = impl_->db->db->GetSnapshot();
+  VerifyReport r = internal::VerifyRange(*impl_->db, from, to, snap);
+  impl_->db->db->ReleaseSnapshot(snap);
+  return r;
+}
+
+absl::Status Ledger::DestroySubjectKey(const std::string& subject_id) {
+  if (auto s = ValidateSubjectId(subject_id, "subject_id", /*required=*/true);
+      !s.ok())
+    return s;
+  return impl_->ring->DestroySubjectKey(subject_id);
+}
+
+LedgerStats Ledger::Stats() const {
+  LedgerStats s;
+  impl_->sequencer->FillStats(&s);
+  return s;
+}
+
+crypto::KeyRing& Ledger::key_ring() {
+  return *impl_->ring;
+}
+
+const std::string& Ledger::data_dir() const {
+  return impl_->data_dir;
+}
+
+VerifyReport VerifyDataDir(const std::string& data_dir, uint64_t from,
+                           uint64_t to) {
+  internal::DbOpenOptions o;
+  o.read_only = true;
+  o.create = false;
+  auto db = internal::OpenDb(data_dir, o);
+  if (!db.ok()) {
+    VerifyReport r;
+    r.status = absl::FailedPreconditionError(db.status().message());
+    return r;
+  }
+  return internal::VerifyRange(**db, from, to, nullptr);
+}
+
+}  // namespace carelog::storage
