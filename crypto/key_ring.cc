@@ -96,6 +96,12 @@ absl::StatusOr<std::shared_ptr<const SecretKey>> KeyRing::Unwrap(
       nonce.data(), kek_->data());
   if (rc != 0 || plain_len != kKeyBytes) {
     sodium_free(plain);
+    // Once the system key has unwrapped, the KEK is the right one: a record
+    // that fails now was altered, and must not pass for an erased subject.
+    if (system_key_ != nullptr) {
+      return absl::DataLossError(absl::StrCat("wrapped key record for ", key_id,
+                                              " fails authentication"));
+    }
     return absl::FailedPreconditionError(
         absl::StrCat("key ", key_id,
                      " does not unwrap under the configured KEK (wrong key "
@@ -137,20 +143,23 @@ absl::Status KeyRing::OpenFixedKeys() {
   return absl::OkStatus();
 }
 
-std::shared_ptr<const SecretKey> KeyRing::CacheGet(const std::string& key_id) {
+std::shared_ptr<const SecretKey> KeyRing::CacheGet(const std::string& key_id,
+                                                   uint64_t* epoch) {
   absl::MutexLock l(&mu_);
   auto it = index_.find(key_id);
-  if (it == index_.end())
+  if (it == index_.end()) {
+    *epoch = destroy_epoch_;
     return nullptr;
+  }
   lru_.splice(lru_.begin(), lru_, it->second);
   return it->second->second;
 }
 
 void KeyRing::CachePut(const std::string& key_id,
-                       std::shared_ptr<const SecretKey> key) {
+                       std::shared_ptr<const SecretKey> key, uint64_t epoch) {
   std::shared_ptr<const SecretKey> evicted;  // released outside the lock
   absl::MutexLock l(&mu_);
-  if (index_.contains(key_id))
+  if (epoch != destroy_epoch_ || index_.contains(key_id))
     return;
   lru_.emplace_front(key_id, std::move(key));
   index_[key_id] = lru_.begin();
@@ -172,7 +181,8 @@ absl::StatusOr<std::shared_ptr<const SecretKey>> KeyRing::KeyForOpen(
   if (subject_id.empty())
     return absl::InvalidArgumentError("subject_id: required for a subject key");
   const std::string id = KeyIdFor(cls, subject_id);
-  if (auto k = CacheGet(id))
+  uint64_t epoch = 0;
+  if (auto k = CacheGet(id, &epoch))
     return k;
   auto rec = store_->Get(id);
   if (absl::IsNotFound(rec.status())) {
@@ -183,7 +193,7 @@ absl::StatusOr<std::shared_ptr<const SecretKey>> KeyRing::KeyForOpen(
   auto key = Unwrap(id, *rec);
   if (!key.ok())
     return key.status();
-  CachePut(id, *key);
+  CachePut(id, *key, epoch);
   return key;
 }
 
@@ -195,11 +205,15 @@ absl::StatusOr<std::shared_ptr<const SecretKey>> KeyRing::KeyForSeal(
   const std::string id = KeyIdFor(cls, subject_id);
   absl::MutexLock create(&create_mu_);
   // Re-check under the creation lock: another thread may have created it.
+  // Destroys hold create_mu_ too, so the epoch read here stays current.
+  uint64_t epoch = 0;
+  if (auto k = CacheGet(id, &epoch))
+    return k;
   auto rec = store_->Get(id);
   if (rec.ok()) {
     auto key = Unwrap(id, *rec);
     if (key.ok())
-      CachePut(id, *key);
+      CachePut(id, *key, epoch);
     return key;
   }
   if (!absl::IsNotFound(rec.status()))
@@ -210,7 +224,7 @@ absl::StatusOr<std::shared_ptr<const SecretKey>> KeyRing::KeyForSeal(
   if (auto s = store_->PutIfAbsent(id, Wrap(id, **fresh)); !s.ok())
     return s;
   std::shared_ptr<const SecretKey> key(std::move(*fresh));
-  CachePut(id, key);
+  CachePut(id, key, epoch);
   return key;
 }
 
@@ -230,6 +244,9 @@ absl::Status KeyRing::DestroySubjectKey(absl::string_view subject_id) {
   std::shared_ptr<const SecretKey> dropped;
   {
     absl::MutexLock l(&mu_);
+    // A cache miss that read the live record before the tombstone landed must
+    // not cache it afterwards (see CachePut).
+    ++destroy_epoch_;
     auto it = index_.find(id);
     if (it != index_.end()) {
       dropped = std::move(it->second->second);

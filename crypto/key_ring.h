@@ -59,8 +59,9 @@ class KeyRing {
  public:
   // Opens the ring over `store`, creating the system and audit keys on first
   // use. `store` must outlive the ring.
-  // Errors: FAILED_PRECONDITION if the KEK does not open this store's keys
-  // (wrong key file); DATA_LOSS if a key record is malformed; store errors.
+  // Errors: FAILED_PRECONDITION if the KEK does not open the system key
+  // (wrong key file); DATA_LOSS if a key record is malformed, or does not
+  // unwrap although the system key did; store errors.
   static absl::StatusOr<std::unique_ptr<KeyRing>> Open(
       std::unique_ptr<SecretKey> kek, WrappedKeyStore* store,
       KeyRingOptions options = {});
@@ -68,13 +69,15 @@ class KeyRing {
   // The key that seals a new event of class `cls` (subject_id required for
   // kSubject, ignored otherwise); creates a subject's key on first use (one
   // synced write). Errors: FAILED_PRECONDITION if the subject was erased;
-  // INVALID_ARGUMENT if a subject key is asked for with an empty subject id.
+  // INVALID_ARGUMENT if a subject key is asked for with an empty subject id;
+  // DATA_LOSS if the subject's key record is damaged; store errors.
   absl::StatusOr<std::shared_ptr<const SecretKey>> KeyForSeal(
       KeyClass cls, absl::string_view subject_id);
 
   // The key that opens an existing event. Never creates.
   // Errors: NOT_FOUND if the subject never had a key; FAILED_PRECONDITION if
-  // the subject's key was destroyed (erased).
+  // the subject's key was destroyed (erased); DATA_LOSS if its key record is
+  // damaged; store errors.
   absl::StatusOr<std::shared_ptr<const SecretKey>> KeyForOpen(
       KeyClass cls, absl::string_view subject_id);
 
@@ -99,9 +102,14 @@ class KeyRing {
   absl::StatusOr<std::shared_ptr<const SecretKey>> Unwrap(
       absl::string_view key_id, absl::string_view record) const;
   std::string Wrap(absl::string_view key_id, const SecretKey& key) const;
-  std::shared_ptr<const SecretKey> CacheGet(const std::string& key_id);
-  void CachePut(const std::string& key_id,
-                std::shared_ptr<const SecretKey> key);
+  // On a miss returns nullptr and sets `*epoch` to the current destroy epoch,
+  // to be handed to CachePut once the key has been loaded.
+  std::shared_ptr<const SecretKey> CacheGet(const std::string& key_id,
+                                            uint64_t* epoch);
+  // Caches `key` unless a key was destroyed since `epoch` was read: the record
+  // it came from may be the one that destroy replaced.
+  void CachePut(const std::string& key_id, std::shared_ptr<const SecretKey> key,
+                uint64_t epoch);
 
   const std::unique_ptr<SecretKey> kek_;
   WrappedKeyStore* const store_;
@@ -111,7 +119,7 @@ class KeyRing {
   std::unique_ptr<SecretKey> mac_key_;
 
   // Serialises creation and destruction (rare, one synced write each), so that
-  // check-then-create is atomic. Never held together with mu_.
+  // check-then-create is atomic. Taken before mu_, never while holding it.
   absl::Mutex create_mu_;
   absl::Mutex mu_;
   // LRU: most recent at the front.
@@ -119,6 +127,8 @@ class KeyRing {
       ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, decltype(lru_)::iterator> index_
       ABSL_GUARDED_BY(mu_);
+  // Bumped by every destroy once its tombstone is durable.
+  uint64_t destroy_epoch_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace carelog::crypto
