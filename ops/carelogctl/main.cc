@@ -1,0 +1,231 @@
+// carelogctl — the operator and compliance CLI for carelog.
+//
+// Online commands talk to carelogd over gRPC with a bearer token; offline
+// commands work on a stopped data directory. Exit codes: 0 success; 1 the
+// operation failed (I/O, server error); 2 bad arguments; 3 verification found
+// corruption (data loss).
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "carelog/v1/ledger.grpc.pb.h"
+#include "crypto/hash.h"
+#include "crypto/jwt.h"
+#include "crypto/key_file.h"
+#include "grpcpp/grpcpp.h"
+#include "services/server/request_context.h"
+#include "services/server/server.h"
+#include "storage/ledger.h"
+
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitFailed = 1;
+constexpr int kExitUsage = 2;
+constexpr int kExitDataLoss = 3;
+
+int Fail(int code, absl::string_view what, const absl::Status& s) {
+  std::fprintf(stderr, "carelogctl %s: %s\n", std::string(what).c_str(), std::string(s.message()).c_str());
+  return code;
+}
+
+std::string Hex(const std::string& bytes) { return carelog::crypto::BytesToHex(bytes); }
+
+struct ClientFlags {
+  std::string server = "127.0.0.1:50051";
+  std::string token;
+  std::string token_file;
+  std::string purpose = "HOPERAT";
+  std::string reason;
+  std::string ca_file;
+  std::string cert_file;
+  std::string key_file;
+  double timeout_seconds = 10;
+};
+
+void AddClientFlags(CLI::App* cmd, ClientFlags* f) {
+  cmd->add_option("--server", f->server, "carelogd address host:port")->default_str(f->server);
+  cmd->add_option("--token", f->token, "bearer token (or CARELOG_TOKEN)");
+  cmd->add_option("--token-file", f->token_file, "file holding the bearer token");
+  cmd->add_option("--purpose", f->purpose, "HL7 purpose of use")->default_str(f->purpose);
+  cmd->add_option("--reason", f->reason, "reason for access (when the policy requires one)");
+  cmd->add_option("--ca", f->ca_file, "CA bundle to verify the server (enables TLS)");
+  cmd->add_option("--cert", f->cert_file, "client certificate for mTLS");
+  cmd->add_option("--key", f->key_file, "client private key for mTLS");
+  cmd->add_option("--timeout", f->timeout_seconds, "per-call deadline in seconds")->default_str("10");
+}
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+absl::StatusOr<std::shared_ptr<grpc::Channel>> Connect(const ClientFlags& f) {
+  std::shared_ptr<grpc::ChannelCredentials> creds;
+  if (f.ca_file.empty()) {
+    creds = grpc::InsecureChannelCredentials();
+  } else {
+    grpc::SslCredentialsOptions o;
+    auto ca = ReadFile(f.ca_file);
+    if (!ca.ok()) return ca.status();
+    o.pem_root_certs = *ca;
+    if (!f.cert_file.empty()) {
+      auto cert = ReadFile(f.cert_file);
+      auto key = ReadFile(f.key_file);
+      if (!cert.ok()) return cert.status();
+      if (!key.ok()) return key.status();
+      o.pem_cert_chain = *cert;
+      o.pem_private_key = *key;
+    }
+    creds = grpc::SslCredentials(o);
+  }
+  return grpc::CreateChannel(f.server, creds);
+}
+
+absl::Status PrepareContext(const ClientFlags& f, grpc::ClientContext* ctx) {
+  std::string token = f.token;
+  if (token.empty() && !f.token_file.empty()) {
+    auto t = ReadFile(f.token_file);
+    if (!t.ok()) return t.status();
+    token = std::string(absl::StripAsciiWhitespace(*t));
+  }
+  if (token.empty()) {
+    if (const char* env = std::getenv("CARELOG_TOKEN")) token = env;
+  }
+  if (token.empty()) return absl::InvalidArgumentError("--token: required (or --token-file, or CARELOG_TOKEN)");
+  ctx->AddMetadata(carelog::services::kAuthorizationHeader, "Bearer " + token);
+  ctx->AddMetadata(carelog::services::kPurposeHeader, f.purpose);
+  if (!f.reason.empty()) ctx->AddMetadata(carelog::services::kReasonHeader, f.reason);
+  ctx->set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(f.timeout_seconds)));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"carelogctl — operate, verify and query a carelog ledger"};
+  app.require_subcommand(1);
+  bool json = false;
+  app.add_flag("--json", json, "machine-readable JSON output");
+
+  // keys generate
+  auto* keys = app.add_subcommand("keys", "key-encryption key management");
+  keys->require_subcommand(1);
+  auto* keys_gen = keys->add_subcommand("generate", "create a new KEK file (mode 0600)");
+  std::string key_out;
+  keys_gen->add_option("--out", key_out, "path of the new key file (must not exist)")->required();
+
+  // dev token
+  auto* dev = app.add_subcommand("dev", "development helpers (loopback dev mode only)");
+  dev->require_subcommand(1);
+  auto* dev_token = dev->add_subcommand("token", "mint a token from the dev issuer in DATA_DIR/dev-issuer");
+  std::string dev_data_dir = "var/data", dev_sub, dev_roles, dev_aud = "carelog";
+  int dev_ttl_minutes = 60;
+  dev_token->add_option("--data-dir", dev_data_dir, "carelogd's data directory")->default_str(dev_data_dir);
+  dev_token->add_option("--sub", dev_sub, "subject (actor id)")->required();
+  dev_token->add_option("--roles", dev_roles, "comma-separated roles");
+  dev_token->add_option("--audience", dev_aud, "audience")->default_str(dev_aud);
+  dev_token->add_option("--ttl-minutes", dev_ttl_minutes, "lifetime")->default_str("60");
+
+  // verify (offline)
+  auto* verify = app.add_subcommand("verify", "verify a stopped data directory's hash chain and indexes");
+  std::string verify_dir = "var/data";
+  uint64_t verify_from = 1, verify_to = 0;
+  verify->add_option("--data-dir", verify_dir, "carelogd's data directory")->default_str(verify_dir);
+  verify->add_option("--from", verify_from, "first position")->default_str("1");
+  verify->add_option("--to", verify_to, "last position (0: head)")->default_str("0");
+
+  // head (online)
+  auto* head = app.add_subcommand("head", "the server's ledger head (position and chain hash)");
+  ClientFlags head_flags;
+  AddClientFlags(head, &head_flags);
+
+  CLI11_PARSE(app, argc, argv);
+
+  if (keys_gen->parsed()) {
+    auto k = carelog::crypto::CreateKeyFile(key_out);
+    if (!k.ok()) return Fail(kExitFailed, "keys generate", k.status());
+    std::printf("%s\n", json ? absl::StrCat("{\"key_file\":\"", key_out, "\"}").c_str()
+                             : absl::StrCat("created key file ", key_out, " (mode 0600)").c_str());
+    return kExitOk;
+  }
+
+  if (dev_token->parsed()) {
+    const std::string path = absl::StrCat(dev_data_dir, "/", carelog::services::kDevIssuerDir, "/",
+                                          carelog::services::kDevIssuerKeyFile);
+    auto signer = carelog::crypto::TokenSigner::LoadPem(path, carelog::services::kDevIssuerKid);
+    if (!signer.ok()) {
+      return Fail(kExitFailed, "dev token",
+                  absl::Status(signer.status().code(),
+                               absl::StrCat(signer.status().message(),
+                                            " (start carelogd with --dev on loopback first: it creates the issuer)")));
+    }
+    carelog::crypto::TokenSigner::Claims c;
+    c.issuer = carelog::services::kDevIssuer;
+    c.subject = dev_sub;
+    c.audience = dev_aud;
+    if (!dev_roles.empty()) c.roles = absl::StrSplit(dev_roles, ',', absl::SkipEmpty());
+    c.issued_at = absl::Now();
+    c.ttl = absl::Minutes(dev_ttl_minutes);
+    auto token = (*signer)->Mint(c);
+    if (!token.ok()) return Fail(kExitUsage, "dev token", token.status());
+    std::printf("%s\n", token->c_str());
+    return kExitOk;
+  }
+
+  if (verify->parsed()) {
+    const std::string dir = absl::StrCat(verify_dir, "/", carelog::services::kLedgerSubdir);
+    const absl::Time t0 = absl::Now();
+    carelog::storage::VerifyReport r = carelog::storage::VerifyDataDir(dir, verify_from, verify_to);
+    const double secs = absl::ToDoubleSeconds(absl::Now() - t0);
+    if (json) {
+      std::printf(
+          "{\"ok\":%s,\"events_checked\":%llu,\"first_bad_position\":%llu,\"problem\":\"%s\",\"head\":%llu,"
+          "\"chain_hash\":\"%s\",\"seconds\":%.3f}\n",
+          r.status.ok() ? "true" : "false", static_cast<unsigned long long>(r.events_checked),
+          static_cast<unsigned long long>(r.first_bad_position), carelog::storage::VerifyProblemName(r.problem),
+          static_cast<unsigned long long>(r.verified_head.position),
+          carelog::crypto::ToHex(r.verified_head.chain_hash).c_str(), secs);
+    } else if (r.status.ok()) {
+      std::printf("OK: %llu events verified through position %llu in %.2fs\nchain hash %s\n",
+                  static_cast<unsigned long long>(r.events_checked),
+                  static_cast<unsigned long long>(r.verified_head.position), secs,
+                  carelog::crypto::ToHex(r.verified_head.chain_hash).c_str());
+    } else {
+      std::printf("FAILED: %s\n", std::string(r.status.message()).c_str());
+    }
+    if (r.status.ok()) return kExitOk;
+    return absl::IsDataLoss(r.status) ? kExitDataLoss : kExitFailed;
+  }
+
+  if (head->parsed()) {
+    auto channel = Connect(head_flags);
+    if (!channel.ok()) return Fail(kExitUsage, "head", channel.status());
+    auto stub = carelog::v1::LedgerService::NewStub(*channel);
+    grpc::ClientContext ctx;
+    if (auto s = PrepareContext(head_flags, &ctx); !s.ok()) return Fail(kExitUsage, "head", s);
+    carelog::v1::LedgerHead resp;
+    grpc::Status s = stub->GetHead(&ctx, carelog::v1::GetHeadRequest(), &resp);
+    if (!s.ok()) {
+      std::fprintf(stderr, "carelogctl head: %d %s\n", s.error_code(), s.error_message().c_str());
+      return kExitFailed;
+    }
+    if (json) {
+      std::printf("{\"position\":%llu,\"chain_hash\":\"%s\"}\n", static_cast<unsigned long long>(resp.position()),
+                  Hex(resp.chain_hash()).c_str());
+    } else {
+      std::printf("position   %llu\nchain hash %s\n", static_cast<unsigned long long>(resp.position()),
+                  Hex(resp.chain_hash()).c_str());
+    }
+    return kExitOk;
+  }
+  return kExitUsage;
+}

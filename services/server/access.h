@@ -1,0 +1,79 @@
+// services/server/access.h — the single enforcement point every handler
+// calls before touching data: (request context, resource, action, patient) →
+// decision.
+//
+// Deny by default. Until the policy engine (policies/) is plugged in, the
+// BuiltinPolicy allows only what its short list of rules names; anything else
+// is "not permitted" under rule builtin/default-deny. Each decision names the
+// rule(s) that decided it and the hash of the policy that made it.
+// Thread-safety: AccessEnforcer is safe for concurrent use; SetPolicy swaps
+// atomically.
+#ifndef CARELOG_SERVICES_SERVER_ACCESS_H_
+#define CARELOG_SERVICES_SERVER_ACCESS_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "services/server/request_context.h"
+
+namespace carelog::services {
+
+// Resources and actions known to the server today (the policy issue extends them).
+inline constexpr char kResourceLedger[] = "ledger";
+inline constexpr char kActionRead[] = "read";
+inline constexpr char kActionSubscribe[] = "subscribe";
+
+struct AccessRequest {
+  std::string resource;
+  std::string action;
+  std::string patient_id;  // empty when the request is not about one patient
+};
+
+struct AccessDecision {
+  bool allowed = false;
+  bool forbidden = false;  // an explicit forbid (vs. merely not permitted)
+  std::vector<std::string> rules;
+  std::vector<std::string> masked_fields;
+  std::string policy_hash;
+};
+
+class AccessPolicy {
+ public:
+  virtual ~AccessPolicy() = default;
+  // Pure: no I/O; safe for concurrent use.
+  virtual AccessDecision Decide(const RequestContext& ctx, const AccessRequest& req) const = 0;
+};
+
+// The minimal built-in rule set:
+//   builtin/ledger-operator-read: roles ledger-admin or operator may read and
+//     subscribe to the ledger for purposes HOPERAT or HSYSADMIN;
+//   builtin/ledger-consumer-subscribe: role ledger-consumer may read and
+//     subscribe for purpose HOPERAT;
+//   builtin/default-deny: everything else.
+class BuiltinPolicy final : public AccessPolicy {
+ public:
+  AccessDecision Decide(const RequestContext& ctx, const AccessRequest& req) const override;
+};
+
+class AccessEnforcer {
+ public:
+  explicit AccessEnforcer(std::shared_ptr<const AccessPolicy> policy);
+
+  // The decision for `req`. Errors: PERMISSION_DENIED naming the resource,
+  // action and deciding rule(s) when not allowed.
+  absl::StatusOr<AccessDecision> Check(const RequestContext& ctx, const AccessRequest& req) const;
+
+  void SetPolicy(std::shared_ptr<const AccessPolicy> policy);
+
+ private:
+  mutable absl::Mutex mu_;
+  std::shared_ptr<const AccessPolicy> policy_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace carelog::services
+
+#endif  // CARELOG_SERVICES_SERVER_ACCESS_H_

@@ -1,0 +1,228 @@
+#include "services/server/server.h"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "crypto/jwt.h"
+#include "crypto/key_file.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/security/server_credentials.h"
+#include "grpcpp/server.h"
+#include "grpcpp/server_builder.h"
+#include "services/ledger/ledger_service.h"
+#include "services/server/access.h"
+#include "services/server/executor.h"
+#include "services/server/metrics.h"
+#include "services/server/request_context.h"
+
+namespace carelog::services {
+
+namespace {
+
+absl::StatusOr<std::string> ReadTextFile(const std::string& path, absl::string_view setting) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::InvalidArgumentError(absl::StrCat(setting, ": cannot read ", path));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+absl::Status EnsureDir(const std::string& path) {
+  if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) {
+    return absl::FailedPreconditionError(absl::StrCat("cannot create ", path, ": ", std::strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(const ServerConfig& c) {
+  if (!c.tls.enabled()) return grpc::InsecureServerCredentials();
+  auto cert = ReadTextFile(c.tls.cert_file, "tls.cert_file");
+  if (!cert.ok()) return cert.status();
+  auto key = ReadTextFile(c.tls.key_file, "tls.key_file");
+  if (!key.ok()) return key.status();
+  grpc::SslServerCredentialsOptions opts;
+  opts.pem_key_cert_pairs.push_back({*key, *cert});
+  if (!c.tls.client_ca_file.empty()) {
+    auto ca = ReadTextFile(c.tls.client_ca_file, "tls.client_ca_file");
+    if (!ca.ok()) return ca.status();
+    opts.pem_root_certs = *ca;
+    opts.client_certificate_request = c.tls.require_client_cert
+                                          ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
+                                          : GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY;
+  } else {
+    opts.client_certificate_request = GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE;
+  }
+  return grpc::SslServerCredentials(opts);
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<crypto::SecretKey>> LoadKek(const ServerConfig& config) {
+  if (!config.key_file.empty()) return crypto::LoadKeyFile(config.key_file);
+  if (!config.kek_env.empty()) {
+    auto k = crypto::LoadKeyFromEnv(config.kek_env);
+    if (!absl::IsNotFound(k.status())) return k;
+  }
+  return absl::NotFoundError(absl::StrCat("no key-encryption key: set key_file (--key-file) or the environment variable ",
+                                          config.kek_env.empty() ? "named by kek_env" : config.kek_env));
+}
+
+class CarelogServer::Impl {
+ public:
+  ServerConfig config;
+  std::shared_ptr<JsonLog> log;
+  std::unique_ptr<storage::Ledger> ledger;
+  std::unique_ptr<ServerMetrics> metrics;
+  std::unique_ptr<Authenticator> auth;
+  std::unique_ptr<AccessEnforcer> access;
+  std::unique_ptr<Executor> executor;
+  std::unique_ptr<LedgerServiceImpl> ledger_service;
+  std::unique_ptr<grpc::Server> server;
+  uint64_t metrics_listener = 0;
+  int port = 0;
+  std::string dev_key_path;
+  absl::Mutex mu;
+  bool shut_down ABSL_GUARDED_BY(mu) = false;
+  absl::Notification done;
+
+  void Shutdown() {
+    {
+      absl::MutexLock l(&mu);
+      if (shut_down) return;
+      shut_down = true;
+    }
+    if (log) log->Info("shutdown_started", {{"drain_seconds", config.drain_seconds}});
+    if (server) {
+      if (auto* health = server->GetHealthCheckService()) health->SetServingStatus(false);
+      ledger_service->Shutdown();
+      server->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(config.drain_seconds)));
+      server->Wait();
+    }
+    if (executor) executor->Stop();
+    if (ledger) {
+      if (metrics_listener != 0) ledger->RemoveCommitListener(metrics_listener);
+      ledger->Stop();
+    }
+    if (log) {
+      log->Info("shutdown_complete", {{"head", ledger ? ledger->GetHead().position : 0}});
+      log->Flush();
+    }
+    done.Notify();
+  }
+
+  ~Impl() {
+    Shutdown();
+    server.reset();
+    ledger_service.reset();
+    executor.reset();
+    ledger.reset();
+  }
+};
+
+CarelogServer::CarelogServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+CarelogServer::~CarelogServer() = default;
+
+absl::StatusOr<std::unique_ptr<CarelogServer>> CarelogServer::Start(const ServerConfig& config,
+                                                                    std::unique_ptr<crypto::SecretKey> kek,
+                                                                    std::shared_ptr<JsonLog> log,
+                                                                    const storage::Clock* clock) {
+  if (auto s = ValidateConfig(config); !s.ok()) return s;
+  auto impl = std::make_unique<Impl>();
+  impl->config = config;
+  impl->log = log ? log : JsonLog::Stderr(config.log_level);
+
+  // Trusted issuers: configured JWKS files, plus the development issuer.
+  std::vector<crypto::TrustedIssuer> issuers;
+  for (size_t i = 0; i < config.issuers.size(); ++i) {
+    auto jwks = ReadTextFile(config.issuers[i].jwks_file, absl::StrCat("issuers[", i, "].jwks_file"));
+    if (!jwks.ok()) return jwks.status();
+    issuers.push_back({config.issuers[i].issuer, *jwks});
+  }
+  if (auto s = EnsureDir(config.data_dir); !s.ok()) return s;
+  if (config.dev_mode) {
+    const std::string dir = absl::StrCat(config.data_dir, "/", kDevIssuerDir);
+    if (auto s = EnsureDir(dir); !s.ok()) return s;
+    impl->dev_key_path = absl::StrCat(dir, "/", kDevIssuerKeyFile);
+    auto signer = crypto::TokenSigner::LoadOrCreatePem(impl->dev_key_path, "EdDSA", kDevIssuerKid);
+    if (!signer.ok()) return signer.status();
+    issuers.push_back({kDevIssuer, (*signer)->PublicJwks()});
+    impl->log->Warn("dev_issuer_enabled", {{"issuer", kDevIssuer}, {"listen", config.listen}});
+  }
+  crypto::TokenVerifierOptions vo;
+  vo.audience = config.audience;
+  auto verifier = crypto::TokenVerifier::Create(std::move(issuers), vo);
+  if (!verifier.ok()) return verifier.status();
+  impl->auth = std::make_unique<Authenticator>(std::move(*verifier), clock);
+  impl->access = std::make_unique<AccessEnforcer>(std::make_shared<BuiltinPolicy>());
+
+  storage::LedgerOptions lo;
+  lo.data_dir = absl::StrCat(config.data_dir, "/", kLedgerSubdir);
+  lo.kek = std::move(kek);
+  lo.queue_capacity = config.append_queue;
+  lo.clock = clock;
+  auto ledger = storage::Ledger::Open(std::move(lo));
+  if (!ledger.ok()) return ledger.status();
+  impl->ledger = std::move(*ledger);
+
+  auto metrics = ServerMetrics::Create(config.metrics_listen);
+  if (!metrics.ok()) return metrics.status();
+  impl->metrics = std::move(*metrics);
+  ServerMetrics* m = impl->metrics.get();
+  storage::Ledger* l = impl->ledger.get();
+  impl->metrics_listener = l->AddCommitListener(
+      [m, l](const storage::CommitInfo& info) { m->RecordCommit(info, l->Stats().queue_depth); });
+
+  impl->executor = std::make_unique<Executor>(config.read_threads, config.read_queue);
+  LedgerServiceOptions lso;
+  lso.max_subscriptions = config.max_subscriptions;
+  impl->ledger_service = std::make_unique<LedgerServiceImpl>(impl->ledger.get(), impl->auth.get(),
+                                                             impl->access.get(), impl->executor.get(), m, lso);
+
+  auto creds = Credentials(config);
+  if (!creds.ok()) return creds.status();
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(config.listen, *creds, &impl->port);
+  builder.SetMaxReceiveMessageSize(config.max_message_bytes);
+  builder.SetMaxSendMessageSize(config.max_message_bytes);
+  builder.RegisterService(impl->ledger_service.get());
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(m->InterceptorFactory(impl->log));
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
+  impl->server = builder.BuildAndStart();
+  if (impl->server == nullptr || impl->port == 0) {
+    return absl::UnavailableError(absl::StrCat("listen: cannot bind ", config.listen));
+  }
+  if (auto* health = impl->server->GetHealthCheckService()) {
+    health->SetServingStatus(true);
+    health->SetServingStatus("carelog.v1.LedgerService", true);
+  }
+  const storage::Head head = impl->ledger->GetHead();
+  impl->log->Info("server_started", {{"listen", config.listen},
+                                     {"port", impl->port},
+                                     {"tls", config.tls.enabled()},
+                                     {"mtls", config.tls.require_client_cert},
+                                     {"metrics_port", impl->metrics->port()},
+                                     {"head", head.position}});
+  return std::unique_ptr<CarelogServer>(new CarelogServer(std::move(impl)));
+}
+
+void CarelogServer::Shutdown() { impl_->Shutdown(); }
+void CarelogServer::Wait() { impl_->done.WaitForNotification(); }
+int CarelogServer::port() const { return impl_->port; }
+int CarelogServer::metrics_port() const { return impl_->metrics->port(); }
+storage::Ledger* CarelogServer::ledger() { return impl_->ledger.get(); }
+std::string CarelogServer::dev_issuer_key_path() const { return impl_->dev_key_path; }
+std::string CarelogServer::MetricsText() const { return impl_->metrics->Scrape(); }
+
+}  // namespace carelog::services
