@@ -336,8 +336,9 @@ absl::StatusOr<ReadPage> Ledger::ReadAll(uint64_t from, size_t max_count,
       break;
     auto ev =
         DecodeRecord(absl::string_view(it->value().data(), it->value().size()));
-    if (!ev.ok() || ev->header.position != expect ||
-        GetU64(it->key().data()) != expect || it->key().size() != 8) {
+    // Size before GetU64: a short stray key must not be read past its end.
+    if (!ev.ok() || ev->header.position != expect || it->key().size() != 8 ||
+        GetU64(it->key().data()) != expect) {
       error = absl::DataLossError(absl::StrCat("event at position ", expect,
                                                " is missing or malformed"));
       break;
@@ -543,7 +544,11 @@ VerifyReport VerifyDataDir(const std::string& data_dir, uint64_t from,
   auto db = internal::OpenDb(data_dir, o);
   if (!db.ok()) {
     VerifyReport r;
-    r.status = absl::FailedPreconditionError(db.status().message());
+    // Corruption that stops RocksDB from opening the directory (a damaged
+    // table or manifest) is data loss, as Ledger::Open reports it.
+    r.status = absl::IsDataLoss(db.status())
+                   ? db.status()
+                   : absl::FailedPreconditionError(db.status().message());
     return r;
   }
   return internal::VerifyRange(**db, from, to, nullptr);

@@ -208,7 +208,8 @@ class Ledger {
 
 // Verifies a stopped data directory read-only (no writer, no KEK needed: the
 // chain covers ciphertext). Errors as Ledger::Verify; FAILED_PRECONDITION if it
-// cannot be opened.
+// cannot be opened (no ledger there, locked); DATA_LOSS if RocksDB finds it
+// corrupt while opening.
 VerifyReport VerifyDataDir(const std::string& data_dir, uint64_t from = 1,
                            uint64_t to = 0);
 

@@ -177,9 +177,6 @@ absl::StatusOr<StoredEvent> DecodeRecord(absl::string_view stored,
 }
 
 absl::StatusOr<RecordView> ParseRecordView(absl::string_view stored) {
-  // Fixed part: format, position, version, time, key class, event id, nonce.
-  constexpr size_t kFixed =
-      1 + 8 + 8 + 8 + 1 + kEventIdBytes + crypto::kNonceBytes;
   Reader r(stored);
   const uint8_t format = r.U8();
   if (r.ok() && format != kRecordFormat) {
@@ -188,7 +185,11 @@ absl::StatusOr<RecordView> ParseRecordView(absl::string_view stored) {
   RecordView v;
   v.position = r.U64();
   v.stream_version = r.U64();
-  r.Take(kFixed - 17);
+  r.U64();  // recorded_at_micros
+  // Checked as DecodeRecord does: a record the readers refuse must not pass
+  // verification.
+  const uint8_t cls = r.U8();
+  r.Take(kEventIdBytes + crypto::kNonceBytes);
   const uint8_t stream_len = r.U8();
   const char* stream = r.Take(stream_len);
   for (int i = 0; i < 3; ++i)
@@ -196,6 +197,11 @@ absl::StatusOr<RecordView> ParseRecordView(absl::string_view stored) {
   const uint32_t ct_len = r.U32();
   if (!r.ok())
     return absl::DataLossError("record header truncated");
+  if (cls < static_cast<uint8_t>(KeyClass::kSystem) ||
+      cls > static_cast<uint8_t>(KeyClass::kSubject)) {
+    return absl::DataLossError(
+        absl::StrCat("record has unknown key class ", cls));
+  }
   const size_t header_len = r.offset();
   if (r.remaining() != static_cast<size_t>(ct_len) + crypto::kDigestBytes) {
     return absl::DataLossError(
