@@ -12,6 +12,7 @@
 #include "CLI/CLI.hpp"
 #include "services/server/config.h"
 #include "services/server/log.h"
+#include "services/server/policy_access.h"
 #include "services/server/server.h"
 
 namespace {
@@ -58,7 +59,7 @@ int main(int argc, char** argv) {
                        ->default_str(defaults.audience);
   auto* dev = app.add_flag("--dev", flags.dev_mode,
                            "development: trust a dev token issuer kept in DATA_DIR/dev-issuer (loopback only)");
-  auto* policy = app.add_option("--policy-file", flags.policy_file, "access policy YAML (default: built-in deny-by-default)");
+  auto* policy = app.add_option("--policy-file", flags.policy_file, "access policy YAML, reloaded on SIGHUP (default: the shipped default policy)");
   auto* metrics = app.add_option("--metrics-listen", flags.metrics_listen, "Prometheus /metrics host:port, empty to disable")
                       ->default_str(defaults.metrics_listen);
   auto* level = app.add_option("--log-level", flags.log_level, "trace|debug|info|warn|error")->default_str(defaults.log_level);
@@ -112,15 +113,19 @@ int main(int argc, char** argv) {
     }
   }
   if (auto s = carelog::services::ValidateConfig(config); !s.ok()) return Fail(2, s);
-  if (!config.policy_file.empty()) {
-    return Fail(2, absl::UnimplementedError(
-                       "policy_file: policy files are not supported yet; the built-in deny-by-default policy applies"));
-  }
+  // The access policy: policy_file, or the default policy compiled in from
+  // policies/default_policy.yaml. A bad file is a bad configuration (2); the
+  // message names the path and line.
+  auto access_policy = carelog::services::LoadAccessPolicy(config.policy_file);
+  if (!access_policy.ok()) return Fail(2, access_policy.status());
 
   auto log = carelog::services::JsonLog::Stderr(config.log_level);
   auto kek = carelog::services::LoadKek(config);
   if (!kek.ok()) return Fail(1, kek.status());
-  auto server = carelog::services::CarelogServer::Start(config, std::move(*kek), log);
+  log->Info("policy_loaded", {{"policy_file", config.policy_file.empty() ? "(default)" : config.policy_file},
+                              {"policy", (*access_policy)->policy().name()},
+                              {"policy_hash", (*access_policy)->policy().hash()}});
+  auto server = carelog::services::CarelogServer::Start(config, std::move(*kek), log, nullptr, *access_policy);
   if (!server.ok()) return Fail(1, server.status());
 
   std::thread signal_thread([&] {
@@ -129,6 +134,9 @@ int main(int argc, char** argv) {
       if (sigwait(&signals, &sig) != 0) continue;
       if (sig == SIGHUP) {
         log->Info("reload_requested", {{"signal", "SIGHUP"}});
+        // A bad file is refused and logged (policy_reload_failed); the
+        // previous policy stays in force.
+        if (!(*server)->ReloadAccessPolicy().ok()) continue;
         continue;
       }
       log->Info("signal_received", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});

@@ -7,8 +7,10 @@
 #include "absl/synchronization/notification.h"
 
 #include "crypto/aead.h"
+#include "storage/internal/checkpointer.h"
 #include "storage/internal/db.h"
 #include "storage/internal/key_store.h"
+#include "storage/internal/merkle_tree.h"
 #include "storage/internal/sequencer.h"
 #include "storage/internal/verifier.h"
 #include "storage/record.h"
@@ -48,11 +50,18 @@ class Ledger::Impl {
   std::unique_ptr<Db> db;
   std::unique_ptr<internal::RocksKeyStore> key_store;
   std::unique_ptr<crypto::KeyRing> ring;
+  std::unique_ptr<internal::MerkleHook> merkle;  // null: maintenance off
   std::unique_ptr<internal::Sequencer> sequencer;
+  std::unique_ptr<internal::Checkpointer> checkpointer;  // null: merkle off
 
   ~Impl() {
-    // Order matters: the writer uses the DB; the ring uses the key store.
+    // Order matters: the writer uses the DB; the ring uses the key store; the
+    // checkpointer listens to the writer, which uses the Merkle hook.
+    if (sequencer)
+      sequencer->Stop();
+    checkpointer.reset();
     sequencer.reset();
+    merkle.reset();
     ring.reset();
     key_store.reset();
     db.reset();
@@ -90,6 +99,8 @@ Ledger::~Ledger() {
 void Ledger::Stop() {
   if (impl_ && impl_->sequencer)
     impl_->sequencer->Stop();
+  if (impl_ && impl_->checkpointer)
+    impl_->checkpointer->Stop();  // after the writer: it signs the final head
 }
 
 absl::StatusOr<std::unique_ptr<Ledger>> Ledger::Open(LedgerOptions options) {
@@ -103,6 +114,14 @@ absl::StatusOr<std::unique_ptr<Ledger>> Ledger::Open(LedgerOptions options) {
     return absl::InvalidArgumentError("max_batch_commands: must be > 0");
   if (options.max_events_per_command == 0) {
     return absl::InvalidArgumentError("max_events_per_command: must be > 0");
+  }
+  if (options.checkpoints.key != nullptr) {
+    if (!options.merkle)
+      return absl::InvalidArgumentError("checkpoints: need merkle on");
+    if (!crypto::IsValidNoteKeyName(options.checkpoints.origin)) {
+      return absl::InvalidArgumentError(
+          "checkpoints.origin: non-empty, no whitespace or '+'");
+    }
   }
   if (auto s = crypto::EnsureSodium(); !s.ok())
     return s;
@@ -192,8 +211,26 @@ absl::StatusOr<std::unique_ptr<Ledger>> Ledger::Open(LedgerOptions options) {
   so.stream_cache_entries = std::max<size_t>(1, options.stream_cache_entries);
   const Clock* clock =
       options.clock != nullptr ? options.clock : SystemClock::Get();
-  impl->sequencer =
-      std::make_unique<internal::Sequencer>(&d, so, clock, head, last_micros);
+  if (options.merkle) {
+    // Ledgers created before the tree existed, or written with maintenance
+    // off, get the missing leaves before serving.
+    if (auto s = internal::BackfillMerkle(d, head.position); !s.ok()) {
+      return absl::Status(
+          s.code(), absl::StrCat("refusing to open ", options.data_dir, ": ",
+                                 s.message()));
+    }
+    auto frontier = internal::MerkleFrontier::Load(d, head.position);
+    if (!frontier.ok())
+      return frontier.status();
+    impl->merkle = std::make_unique<internal::MerkleHook>(&d, *frontier);
+  }
+  impl->sequencer = std::make_unique<internal::Sequencer>(
+      &d, so, clock, head, last_micros, impl->merkle.get());
+  if (impl->merkle) {
+    impl->checkpointer = std::make_unique<internal::Checkpointer>(
+        &d, impl->sequencer.get(), impl->merkle.get(),
+        std::move(options.checkpoints), clock);
+  }
   return std::unique_ptr<Ledger>(new Ledger(std::move(impl)));
 }
 
@@ -520,6 +557,92 @@ absl::Status Ledger::DestroySubjectKey(const std::string& subject_id) {
       !s.ok())
     return s;
   return impl_->ring->DestroySubjectKey(subject_id);
+}
+
+namespace {
+absl::Status MerkleOff() {
+  return absl::FailedPreconditionError(
+      "the Merkle tree is not maintained (LedgerOptions.merkle is off)");
+}
+}  // namespace
+
+absl::StatusOr<crypto::Digest> Ledger::MerkleRoot(uint64_t tree_size) const {
+  if (!impl_->merkle)
+    return MerkleOff();
+  const uint64_t head = GetHead().position;
+  if (tree_size > head) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "tree_size: ", tree_size, " is beyond the head (", head, ")"));
+  }
+  internal::MerkleReader reader(*impl_->db, nullptr);
+  return reader.Root(tree_size);
+}
+
+absl::StatusOr<std::vector<crypto::Digest>> Ledger::InclusionProof(
+    uint64_t position, uint64_t tree_size) const {
+  if (!impl_->merkle)
+    return MerkleOff();
+  const uint64_t head = GetHead().position;
+  if (tree_size > head) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "tree_size: ", tree_size, " is beyond the head (", head, ")"));
+  }
+  if (position == 0 || position > tree_size) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "position: ", position, " is not in the tree of size ", tree_size));
+  }
+  internal::MerkleReader reader(*impl_->db, nullptr);
+  return reader.InclusionProof(position - 1, tree_size);
+}
+
+absl::StatusOr<std::vector<crypto::Digest>> Ledger::ConsistencyProof(
+    uint64_t old_size, uint64_t new_size) const {
+  if (!impl_->merkle)
+    return MerkleOff();
+  const uint64_t head = GetHead().position;
+  if (new_size > head) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "new_size: ", new_size, " is beyond the head (", head, ")"));
+  }
+  if (old_size > new_size) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "old_size: ", old_size, " is larger than new_size ", new_size));
+  }
+  internal::MerkleReader reader(*impl_->db, nullptr);
+  return reader.ConsistencyProof(old_size, new_size);
+}
+
+absl::StatusOr<SignedCheckpoint> Ledger::MakeCheckpoint() {
+  if (!impl_->checkpointer)
+    return MerkleOff();
+  return impl_->checkpointer->Make();
+}
+
+absl::StatusOr<SignedCheckpoint> Ledger::LatestCheckpoint() const {
+  return internal::ReadLatestCheckpoint(*impl_->db, nullptr);
+}
+
+absl::StatusOr<SignedCheckpoint> Ledger::CheckpointAt(
+    uint64_t tree_size) const {
+  return internal::ReadCheckpoint(*impl_->db, nullptr, tree_size);
+}
+
+absl::StatusOr<std::vector<SignedCheckpoint>> Ledger::ListCheckpoints(
+    uint64_t from_size, size_t max_count) const {
+  return internal::ListCheckpoints(*impl_->db, nullptr, from_size, max_count);
+}
+
+absl::Status Ledger::WaitForCheckpoint(uint64_t tree_size,
+                                       absl::Time deadline) const {
+  if (!impl_->checkpointer)
+    return MerkleOff();
+  return impl_->checkpointer->WaitFor(tree_size, deadline);
+}
+
+std::string Ledger::CheckpointVerifierKey() const {
+  if (!impl_->checkpointer)
+    return "";
+  return impl_->checkpointer->VerifierKey();
 }
 
 LedgerStats Ledger::Stats() const {

@@ -34,6 +34,7 @@
 #include "crypto/key_ring.h"
 #include "crypto/secret_key.h"
 #include "storage/clock.h"
+#include "storage/merkle.h"
 #include "storage/types.h"
 
 namespace carelog::storage {
@@ -57,6 +58,11 @@ struct LedgerOptions {
       4096;  // unwrapped subject keys kept in locked memory
   std::vector<std::string> extra_column_families;  // e.g. projections
   const Clock* clock = nullptr;                    // nullptr → SystemClock
+  // Maintain the RFC 9162 Merkle tree in each commit's WriteBatch (see
+  // storage/merkle.h). Off only for benchmarks: proofs and checkpoints then
+  // fail with FAILED_PRECONDITION; the next open with it on backfills.
+  bool merkle = true;
+  CheckpointOptions checkpoints;  // signed checkpoints (need merkle)
 };
 
 // Details of one durable group commit, passed to commit listeners.
@@ -194,6 +200,40 @@ class Ledger {
   // Crypto-shredding of one subject's data key (see KeyRing). Events stay and
   // still verify; their payloads no longer open.
   absl::Status DestroySubjectKey(const std::string& subject_id);
+
+  // --- Verifiable ledger (storage/merkle.h): tree size n covers positions
+  // 1 … n; leaf index = position - 1. All may block on reads (O(log n)).
+  // Common errors: FAILED_PRECONDITION when Merkle maintenance is off;
+  // INVALID_ARGUMENT naming a size beyond the head or a position outside the
+  // tree; DATA_LOSS when the stored tree is damaged.
+
+  // The root of the tree of `tree_size` leaves (0: the empty root).
+  absl::StatusOr<crypto::Digest> MerkleRoot(uint64_t tree_size) const;
+  // The RFC 9162 inclusion proof of the event at `position` in the tree of
+  // `tree_size` (position <= tree_size <= head).
+  absl::StatusOr<std::vector<crypto::Digest>> InclusionProof(
+      uint64_t position, uint64_t tree_size) const;
+  // The RFC 9162 consistency proof from `old_size` to `new_size`
+  // (old_size <= new_size <= head).
+  absl::StatusOr<std::vector<crypto::Digest>> ConsistencyProof(
+      uint64_t old_size, uint64_t new_size) const;
+
+  // Signs and stores a checkpoint of the head (or returns the stored one of
+  // that size). Errors: FAILED_PRECONDITION without a checkpoint key. Blocks on
+  // a synced write.
+  absl::StatusOr<SignedCheckpoint> MakeCheckpoint();
+  // Stored checkpoints. Errors: NOT_FOUND (none yet / none of that size).
+  absl::StatusOr<SignedCheckpoint> LatestCheckpoint() const;
+  absl::StatusOr<SignedCheckpoint> CheckpointAt(uint64_t tree_size) const;
+  // Up to `max_count` checkpoints of size >= from_size, ascending.
+  absl::StatusOr<std::vector<SignedCheckpoint>> ListCheckpoints(
+      uint64_t from_size, size_t max_count) const;
+  // Blocks until a checkpoint of size >= tree_size exists or the deadline
+  // passes (DEADLINE_EXCEEDED; FAILED_PRECONDITION without a key).
+  absl::Status WaitForCheckpoint(uint64_t tree_size, absl::Time deadline) const;
+  // The checkpoint verifier key "<origin>+<key hash>+<base64 key>" (note
+  // format); empty without a key.
+  std::string CheckpointVerifierKey() const;
 
   LedgerStats Stats() const;
   crypto::KeyRing& key_ring();

@@ -50,7 +50,7 @@ absl::StatusOr<AccessDecision> AccessEnforcer::Check(const RequestContext& ctx, 
   if (!d.allowed) {
     return absl::PermissionDeniedError(absl::StrCat(d.forbidden ? "forbidden" : "not permitted", ": ", req.action,
                                                     " on ", req.resource, " (rule ", absl::StrJoin(d.rules, ", "),
-                                                    ")"));
+                                                    ")", d.hint.empty() ? "" : "; ", d.hint));
   }
   return d;
 }

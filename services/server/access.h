@@ -2,10 +2,12 @@
 // calls before touching data: (request context, resource, action, patient) →
 // decision.
 //
-// Deny by default. Until the policy engine (policies/) is plugged in, the
-// BuiltinPolicy allows only what its short list of rules names; anything else
-// is "not permitted" under rule builtin/default-deny. Each decision names the
-// rule(s) that decided it and the hash of the policy that made it.
+// Deny by default. carelogd plugs in the policy engine (policies/) through
+// PolicyAccessAdapter (services/server/policy_access.h); the BuiltinPolicy
+// below remains the default of CarelogServer::Start for embedders and tests:
+// it allows only what its short list of rules names; anything else is "not
+// permitted" under rule builtin/default-deny. Each decision names the rule(s)
+// that decided it and the hash of the policy that made it.
 // Thread-safety: AccessEnforcer is safe for concurrent use; SetPolicy swaps
 // atomically.
 #ifndef CARELOG_SERVICES_SERVER_ACCESS_H_
@@ -39,6 +41,8 @@ struct AccessDecision {
   std::vector<std::string> rules;
   std::vector<std::string> masked_fields;
   std::string policy_hash;
+  bool break_glass = false;  // allowed only through break-the-glass: flag for review
+  std::string hint;          // when not allowed: the nearest rule's missing condition (names rules only)
 };
 
 class AccessPolicy {

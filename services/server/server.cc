@@ -22,6 +22,7 @@
 #include "services/server/access.h"
 #include "services/server/executor.h"
 #include "services/server/metrics.h"
+#include "services/server/policy_access.h"
 #include "services/server/request_context.h"
 
 namespace carelog::services {
@@ -134,7 +135,8 @@ CarelogServer::~CarelogServer() = default;
 absl::StatusOr<std::unique_ptr<CarelogServer>> CarelogServer::Start(const ServerConfig& config,
                                                                     std::unique_ptr<crypto::SecretKey> kek,
                                                                     std::shared_ptr<JsonLog> log,
-                                                                    const storage::Clock* clock) {
+                                                                    const storage::Clock* clock,
+                                                                    std::shared_ptr<const AccessPolicy> policy) {
   if (auto s = ValidateConfig(config); !s.ok()) return s;
   auto impl = std::make_unique<Impl>();
   impl->config = config;
@@ -162,7 +164,8 @@ absl::StatusOr<std::unique_ptr<CarelogServer>> CarelogServer::Start(const Server
   auto verifier = crypto::TokenVerifier::Create(std::move(issuers), vo);
   if (!verifier.ok()) return verifier.status();
   impl->auth = std::make_unique<Authenticator>(std::move(*verifier), clock);
-  impl->access = std::make_unique<AccessEnforcer>(std::make_shared<BuiltinPolicy>());
+  impl->access =
+      std::make_unique<AccessEnforcer>(policy != nullptr ? std::move(policy) : std::make_shared<BuiltinPolicy>());
 
   storage::LedgerOptions lo;
   lo.data_dir = absl::StrCat(config.data_dir, "/", kLedgerSubdir);
@@ -224,5 +227,19 @@ int CarelogServer::metrics_port() const { return impl_->metrics->port(); }
 storage::Ledger* CarelogServer::ledger() { return impl_->ledger.get(); }
 std::string CarelogServer::dev_issuer_key_path() const { return impl_->dev_key_path; }
 std::string CarelogServer::MetricsText() const { return impl_->metrics->Scrape(); }
+
+absl::StatusOr<std::string> CarelogServer::ReloadAccessPolicy() {
+  const std::string& path = impl_->config.policy_file;
+  auto hash = services::ReloadAccessPolicy(path, impl_->access.get());
+  if (!hash.ok()) {
+    // Policy errors name a path, a line and a policy name — never request data.
+    impl_->log->Error("policy_reload_failed", {{"policy_file", path.empty() ? "(default)" : path},
+                                               {"error", std::string(hash.status().message())},
+                                               {"kept", "previous policy"}});
+    return hash.status();
+  }
+  impl_->log->Info("policy_reloaded", {{"policy_file", path.empty() ? "(default)" : path}, {"policy_hash", *hash}});
+  return hash;
+}
 
 }  // namespace carelog::services

@@ -17,6 +17,7 @@
 
 #include "absl/status/statusor.h"
 #include "crypto/secret_key.h"
+#include "services/server/access.h"
 #include "services/server/config.h"
 #include "services/server/log.h"
 #include "storage/clock.h"
@@ -33,13 +34,16 @@ inline constexpr char kLedgerSubdir[] = "ledger";
 
 class CarelogServer {
  public:
+  // `policy` is the access policy to enforce; null means the BuiltinPolicy
+  // (carelogd passes the policy file's, or the compiled-in default policy).
   // Errors: INVALID_ARGUMENT for a bad configuration (naming the setting) or
   // unreadable TLS/JWKS files; FAILED_PRECONDITION / DATA_LOSS from opening
   // the ledger; UNAVAILABLE if the listen or metrics port cannot be bound.
   static absl::StatusOr<std::unique_ptr<CarelogServer>> Start(const ServerConfig& config,
                                                               std::unique_ptr<crypto::SecretKey> kek,
                                                               std::shared_ptr<JsonLog> log,
-                                                              const storage::Clock* clock = nullptr);
+                                                              const storage::Clock* clock = nullptr,
+                                                              std::shared_ptr<const AccessPolicy> policy = nullptr);
   ~CarelogServer();
 
   void Shutdown();
@@ -51,6 +55,13 @@ class CarelogServer {
   storage::Ledger* ledger();
   std::string dev_issuer_key_path() const;  // empty outside dev mode
   std::string MetricsText() const;
+
+  // Re-reads config.policy_file (or the compiled-in default policy when it is
+  // empty) and swaps it in atomically; returns the new policy hash and logs
+  // policy_reloaded. On error (named line and problem) the current policy
+  // stays and policy_reload_failed is logged. Blocking file read; callable
+  // from any thread (carelogd calls it on SIGHUP).
+  absl::StatusOr<std::string> ReloadAccessPolicy();
 
   class Impl;
 

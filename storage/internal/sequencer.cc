@@ -49,10 +49,12 @@ struct Outcome {
 }  // namespace
 
 Sequencer::Sequencer(Db* db, SequencerOptions options, const Clock* clock,
-                     Head head, int64_t last_recorded_micros)
+                     Head head, int64_t last_recorded_micros,
+                     MerkleHook* merkle)
     : db_(db),
       options_(options),
       clock_(clock),
+      merkle_(merkle),
       writer_head_(head),
       last_recorded_micros_(last_recorded_micros),
       head_(head) {
@@ -204,6 +206,19 @@ void Sequencer::RecoverAfterWriteFailure() {
 void Sequencer::CommitGroup(
     std::vector<std::unique_ptr<PendingCommand>>* group_ptr) {
   auto& group = *group_ptr;
+  // The Merkle tree must match the head before anything is appended to it;
+  // after a failed write it is reloaded from disk here.
+  if (merkle_ != nullptr) {
+    if (absl::Status ms = merkle_->Begin(writer_head_.position); !ms.ok()) {
+      write_failures_.fetch_add(1, std::memory_order_relaxed);
+      commands_rejected_.fetch_add(group.size(), std::memory_order_relaxed);
+      const absl::Status failed = absl::UnavailableError(
+          absl::StrCat("ledger cannot append: ", ms.message()));
+      for (auto& cmd : group)
+        cmd->done(failed);
+      return;
+    }
+  }
   std::vector<Outcome> outcomes(group.size());
   rocksdb::WriteBatch wb;
   absl::flat_hash_map<std::string, uint64_t>
@@ -299,8 +314,10 @@ void Sequencer::CommitGroup(
         const std::string header = EncodeHeader(
             ev.header, static_cast<uint32_t>(ev.ciphertext.size()));
         hash = crypto::ChainHash(hash, header, ev.ciphertext);
-        wb.Put(db_->events, PositionKey(seq),
-               EncodeRecord(header, ev.ciphertext, hash));
+        const std::string record = EncodeRecord(header, ev.ciphertext, hash);
+        if (merkle_ != nullptr)
+          merkle_->AddEvent(record, &wb);
+        wb.Put(db_->events, PositionKey(seq), record);
         wb.Put(db_->streams, StreamEntryKey(st.stream_id, version),
                PositionKey(seq));
         ++events;
@@ -324,6 +341,8 @@ void Sequencer::CommitGroup(
   absl::Status write_status;
   if (writes > 0) {
     wb.Put(db_->meta, kMetaHead, EncodeHead(Head{seq, hash}));
+    if (merkle_ != nullptr)
+      merkle_->Finish(&wb);
     rocksdb::WriteOptions wo;
     wo.sync = options_.sync;
     const absl::Time t0 = absl::Now();
@@ -341,8 +360,12 @@ void Sequencer::CommitGroup(
         out.result = failed;
       out.kind = Outcome::kFinal;
     }
+    if (merkle_ != nullptr)
+      merkle_->Failed();
     RecoverAfterWriteFailure();
   } else if (writes > 0) {
+    if (merkle_ != nullptr)
+      merkle_->Committed();
     writer_head_ = Head{seq, hash};
     last_recorded_micros_ = recorded;
     for (auto& [stream, version] : tentative) {

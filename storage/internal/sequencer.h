@@ -34,6 +34,7 @@
 
 #include "storage/clock.h"
 #include "storage/internal/db.h"
+#include "storage/internal/merkle_tree.h"
 #include "storage/ledger.h"
 
 namespace carelog::storage::internal {
@@ -68,9 +69,11 @@ struct SequencerOptions {
 
 class Sequencer {
  public:
-  // `db` must outlive the sequencer. Starts the writer thread.
+  // `db` must outlive the sequencer. Starts the writer thread. `merkle`
+  // (may be null: no tree maintenance; must outlive the sequencer) adds each
+  // event's Merkle leaf and completed nodes to the group's WriteBatch.
   Sequencer(Db* db, SequencerOptions options, const Clock* clock, Head head,
-            int64_t last_recorded_micros);
+            int64_t last_recorded_micros, MerkleHook* merkle = nullptr);
   ~Sequencer();
 
   // Queues a command, taking ownership of *cmd on success. Errors:
@@ -96,6 +99,7 @@ class Sequencer {
   Db* const db_;
   const SequencerOptions options_;
   const Clock* const clock_;
+  MerkleHook* const merkle_;
 
   // Writer-thread state (no lock: only the writer touches it).
   absl::flat_hash_map<std::string, uint64_t> stream_versions_;

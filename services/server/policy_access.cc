@@ -1,0 +1,79 @@
+#include "services/server/policy_access.h"
+
+#include <utility>
+
+namespace carelog::services {
+
+PolicyAccessAdapter::PolicyAccessAdapter(
+    std::shared_ptr<const policies::Policy> policy,
+    const policies::BreakGlassRegistry* grants)
+    : policy_(std::move(policy)), grants_(grants) {}
+
+bool PolicyAccessAdapter::ToFacts(const RequestContext& ctx,
+                                  const AccessRequest& req,
+                                  policies::RequestFacts* f) const {
+  const auto resource = policies::ParseResource(req.resource);
+  const auto action = policies::ParseAction(req.action);
+  if (!resource || !action)
+    return false;
+  f->actor_id = ctx.actor;
+  f->roles = ctx.roles;
+  f->purpose = ctx.purpose;
+  f->reason_present = !ctx.reason.empty();
+  f->calling_service = ctx.calling_service;
+  f->resource = *resource;
+  f->action = *action;
+  f->patient_id = req.patient_id;
+  // TODO(domain issue): relationship facts, patient flags and restrictions
+  // from the patient projections; "not related, unflagged" until then.
+  f->now = ctx.received_at;
+  if (grants_ != nullptr && !req.patient_id.empty() && !ctx.actor.empty()) {
+    f->break_glass_until = grants_->ActiveUntil(ctx.actor, req.patient_id);
+  }
+  return true;
+}
+
+AccessDecision PolicyAccessAdapter::Decide(const RequestContext& ctx,
+                                           const AccessRequest& req) const {
+  AccessDecision out;
+  policies::RequestFacts facts;
+  if (!ToFacts(ctx, req, &facts)) {
+    // A resource or action the model does not know: nothing can permit it.
+    out.rules.push_back(policies::kDefaultDenyRule);
+    out.policy_hash = policy_->hash();
+    return out;
+  }
+  policies::Decision d = policy_->Decide(facts);
+  out.allowed = d.effect == policies::Effect::kPermit;
+  out.forbidden = d.effect == policies::Effect::kForbid;
+  out.break_glass = d.break_glass;
+  out.rules = std::move(d.rule_ids);
+  out.masked_fields = std::move(d.masked_fields);
+  out.policy_hash = std::move(d.policy_hash);
+  out.hint = std::move(d.hint);
+  return out;
+}
+
+absl::StatusOr<std::shared_ptr<const PolicyAccessAdapter>> LoadAccessPolicy(
+    const std::string& policy_file,
+    const policies::BreakGlassRegistry* grants) {
+  auto policy = policy_file.empty() ? policies::LoadDefaultPolicy()
+                                    : policies::Policy::LoadFile(policy_file);
+  if (!policy.ok())
+    return policy.status();
+  return std::make_shared<const PolicyAccessAdapter>(std::move(*policy),
+                                                     grants);
+}
+
+absl::StatusOr<std::string> ReloadAccessPolicy(
+    const std::string& policy_file, AccessEnforcer* enforcer,
+    const policies::BreakGlassRegistry* grants) {
+  auto loaded = LoadAccessPolicy(policy_file, grants);
+  if (!loaded.ok())
+    return loaded.status();
+  std::string hash = (*loaded)->policy().hash();
+  enforcer->SetPolicy(std::move(*loaded));
+  return hash;
+}
+
+}  // namespace carelog::services
