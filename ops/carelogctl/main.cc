@@ -2,8 +2,9 @@
 //
 // Online commands talk to carelogd over gRPC with a bearer token; offline
 // commands work on a stopped data directory. Exit codes: 0 success; 1 the
-// operation failed (I/O, server error); 2 bad arguments; 3 verification found
-// corruption (data loss).
+// operation failed (I/O, server error); 2 bad arguments or a bad policy/cases
+// file; 3 verification found corruption (data loss), or policy test cases
+// failed.
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -18,6 +19,8 @@
 #include "crypto/jwt.h"
 #include "crypto/key_file.h"
 #include "grpcpp/grpcpp.h"
+#include "policies/cases.h"
+#include "policies/policy.h"
 #include "services/server/request_context.h"
 #include "services/server/server.h"
 #include "storage/ledger.h"
@@ -148,6 +151,16 @@ int main(int argc, char** argv) {
   ClientFlags head_flags;
   AddClientFlags(head, &head_flags);
 
+  // policy test (offline)
+  auto* policy_cmd = app.add_subcommand("policy", "access policy tools (offline)");
+  policy_cmd->require_subcommand(1);
+  auto* policy_test =
+      policy_cmd->add_subcommand("test", "decide a YAML table of (request -> expected decision) cases with a policy");
+  std::string policy_path, cases_path;
+  policy_test->add_option("POLICY", policy_path, "policy YAML file")->required();
+  policy_test->add_option("CASES", cases_path, "cases YAML file")->required();
+  policy_test->add_flag("--json", json, "machine-readable JSON output");
+
   CLI11_PARSE(app, argc, argv);
 
   if (keys_gen->parsed()) {
@@ -204,6 +217,18 @@ int main(int argc, char** argv) {
     }
     if (r.status.ok()) return kExitOk;
     return absl::IsDataLoss(r.status) ? kExitDataLoss : kExitFailed;
+  }
+
+  if (policy_test->parsed()) {
+    auto policy = carelog::policies::Policy::LoadFile(policy_path);
+    if (!policy.ok()) return Fail(kExitUsage, "policy test", policy.status());
+    auto cases = carelog::policies::LoadPolicyCasesFile(cases_path);
+    if (!cases.ok()) return Fail(kExitUsage, "policy test", cases.status());
+    const carelog::policies::CaseReport report = carelog::policies::RunPolicyCases(**policy, *cases);
+    const std::string out = json ? carelog::policies::FormatCaseReportJson(report)
+                                 : carelog::policies::FormatCaseReportTable(report);
+    std::fputs(out.c_str(), stdout);
+    return report.ok() ? kExitOk : kExitDataLoss;
   }
 
   if (head->parsed()) {
