@@ -238,36 +238,32 @@ absl::Status Ledger::Validate(const AppendRequest& request) const {
   return ValidateAppendRequest(request, impl_->limits);
 }
 
+namespace {
+
+Digest Fingerprint(crypto::KeyRing& ring, const AppendRequest& request) {
+  if (!request.fingerprint_material.empty()) {
+    return ring.Mac("command-fingerprint/material", request.fingerprint_material);
+  }
+  return ring.Mac("command-fingerprint", CanonicalCommandBytes(request));
+}
+
+absl::StatusOr<AppendResult> FindCommittedWith(const Ledger::Impl& impl,
+                                               const std::string& command_id,
+                                               const Digest& fingerprint);
+
+}  // namespace
+
 void Ledger::AppendAsync(const AppendRequest& request, AppendCallback done) {
   if (auto s = Validate(request); !s.ok()) {
     done(s);
     return;
   }
-  const Digest fingerprint =
-      impl_->ring->Mac("command-fingerprint", CanonicalCommandBytes(request));
-
+  const Digest fingerprint = Fingerprint(*impl_->ring, request);
   // Fast path for retries: the stored result, without sealing anything. The
   // writer checks again authoritatively.
-  std::string stored;
-  rocksdb::Status s = impl_->db->db->Get(
-      rocksdb::ReadOptions(), impl_->db->commands, request.command_id, &stored);
-  if (s.ok()) {
-    Digest fp{};
-    auto prior = DecodeCommandRecord(stored, &fp);
-    if (!prior.ok()) {
-      done(prior.status());
-    } else if (!crypto::DigestEquals(fp, fingerprint)) {
-      done(absl::AlreadyExistsError(
-          absl::StrCat("command id ", request.command_id,
-                       " was already used for a different command")));
-    } else {
-      prior->duplicate = true;
-      done(std::move(*prior));
-    }
-    return;
-  }
-  if (!s.IsNotFound()) {
-    done(FromRocks(s, "reading command record"));
+  auto prior = FindCommittedWith(*impl_, request.command_id, fingerprint);
+  if (!absl::IsNotFound(prior.status())) {
+    done(std::move(prior));
     return;
   }
 
@@ -494,6 +490,44 @@ absl::StatusOr<ReadPage> Ledger::ReadStream(const std::string& stream_id,
   if (more)
     page.next = fwd ? last_version + 1 : last_version - 1;
   return page;
+}
+
+namespace {
+absl::StatusOr<AppendResult> FindCommittedWith(const Ledger::Impl& impl,
+                                               const std::string& command_id,
+                                               const Digest& fingerprint) {
+  std::string stored;
+  rocksdb::Status s = impl.db->db->Get(rocksdb::ReadOptions(),
+                                       impl.db->commands, command_id, &stored);
+  if (s.IsNotFound()) {
+    return absl::NotFoundError(absl::StrCat("no command ", command_id));
+  }
+  if (!s.ok()) return FromRocks(s, "reading command record");
+  Digest fp{};
+  auto prior = DecodeCommandRecord(stored, &fp);
+  if (!prior.ok()) return prior.status();
+  if (!crypto::DigestEquals(fp, fingerprint)) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("command id ", command_id,
+                     " was already used for a different command"));
+  }
+  prior->duplicate = true;
+  return prior;
+}
+}  // namespace
+
+absl::StatusOr<AppendResult> Ledger::FindCommitted(
+    const AppendRequest& request) const {
+  if (request.fingerprint_material.empty()) {
+    if (auto s = ValidateAppendRequest(request, impl_->limits); !s.ok()) {
+      return s;
+    }
+  } else if (request.command_id.empty() ||
+             request.command_id.size() > kMaxCommandIdBytes) {
+    return absl::InvalidArgumentError("command_id: 1..128 bytes required");
+  }
+  return FindCommittedWith(*impl_, request.command_id,
+                           Fingerprint(*impl_->ring, request));
 }
 
 absl::StatusOr<uint64_t> Ledger::StreamVersion(

@@ -69,6 +69,11 @@ struct AppendRequest {
   std::string command_id;  // client-chosen idempotency key:
                            // [A-Za-z0-9._:-], 1..128 bytes
   std::vector<StreamAppend> streams;
+  // What makes two commands "the same" for idempotency. Empty: the canonical
+  // bytes of `streams` (every stream, version, type and payload). Domain
+  // handlers pass the client's request bytes instead, because their payloads
+  // carry per-attempt metadata (request id, time) that differs on a retry.
+  std::string fingerprint_material;
 };
 
 struct StreamAppendResult {

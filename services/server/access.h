@@ -29,10 +29,23 @@ inline constexpr char kResourceLedger[] = "ledger";
 inline constexpr char kActionRead[] = "read";
 inline constexpr char kActionSubscribe[] = "subscribe";
 
+// What the handler knows about the actor's relationship to the patient and
+// the patient's flags, from the patient aggregate. Unknown → all false, which
+// never widens access (rules that need a relationship do not permit).
+struct PatientFacts {
+  bool is_self = false;       // the actor is the patient
+  bool on_care_team = false;  // the actor is on the patient's care team
+  bool is_assigned = false;   // the actor is assigned to this patient's case
+  bool vip = false;
+  bool employee = false;
+  bool restricted = false;
+};
+
 struct AccessRequest {
   std::string resource;
   std::string action;
   std::string patient_id;  // empty when the request is not about one patient
+  PatientFacts facts;
 };
 
 struct AccessDecision {

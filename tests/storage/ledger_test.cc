@@ -185,6 +185,34 @@ TEST_F(LedgerTest, ReusedCommandIdWithOtherContentIsRejected) {
   EXPECT_EQ(ledger_->GetHead().position, 1u);
 }
 
+TEST_F(LedgerTest, FingerprintMaterialDecidesWhatCountsAsTheSameCommand) {
+  // Payloads differ (per-attempt metadata) but the material is the same: a retry.
+  AppendRequest first = OneEvent("cmd-m", "patient/p1", "attempt-1");
+  first.fingerprint_material = "client-request-bytes";
+  auto r1 = ledger_->Append(first);
+  ASSERT_THAT(r1, IsOk());
+  AppendRequest retry = OneEvent("cmd-m", "patient/p1", "attempt-2");
+  retry.fingerprint_material = "client-request-bytes";
+  auto found = ledger_->FindCommitted(retry);
+  ASSERT_THAT(found, IsOk());
+  EXPECT_TRUE(found->duplicate);
+  EXPECT_EQ(found->first_position, r1->first_position);
+  auto r2 = ledger_->Append(retry);
+  ASSERT_THAT(r2, IsOk());
+  EXPECT_TRUE(r2->duplicate);
+  EXPECT_EQ(ledger_->GetHead().position, 1u);
+  AppendRequest other = OneEvent("cmd-m", "patient/p1", "attempt-1");
+  other.fingerprint_material = "another-request";
+  EXPECT_THAT(ledger_->FindCommitted(other),
+              StatusIs(absl::StatusCode::kAlreadyExists));
+  EXPECT_THAT(ledger_->Append(other),
+              StatusIs(absl::StatusCode::kAlreadyExists));
+  AppendRequest fresh = OneEvent("cmd-new", "patient/p1", "x");
+  fresh.fingerprint_material = "m";
+  EXPECT_THAT(ledger_->FindCommitted(fresh),
+              StatusIs(absl::StatusCode::kNotFound));
+}
+
 TEST_F(LedgerTest, ConcurrentDuplicatesInOneGroupCommitOnce) {
   std::vector<absl::StatusOr<AppendResult>> results(8, absl::UnknownError(""));
   std::vector<std::unique_ptr<absl::Notification>> done;
