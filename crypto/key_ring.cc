@@ -114,6 +114,54 @@ absl::StatusOr<std::shared_ptr<const SecretKey>> KeyRing::Unwrap(
   return std::shared_ptr<const SecretKey>(std::move(*key));
 }
 
+absl::StatusOr<std::string> RewrapKeyRecord(const SecretKey& old_kek,
+                                            const SecretKey& new_kek,
+                                            absl::string_view key_id,
+                                            absl::string_view record) {
+  if (!record.empty() && static_cast<uint8_t>(record[0]) == kDestroyedRecord)
+    return std::string(record);
+  if (record.size() != kLiveRecordBytes ||
+      static_cast<uint8_t>(record[0]) != kLiveRecord) {
+    return absl::DataLossError(
+        absl::StrCat("wrapped key record for ", key_id, " is malformed"));
+  }
+  Nonce nonce;
+  std::memcpy(nonce.data(), record.data() + 1, kNonceBytes);
+  // The plain data key exists only in locked memory, and only here.
+  unsigned char* plain = static_cast<unsigned char*>(sodium_malloc(kKeyBytes));
+  if (plain == nullptr)
+    return absl::InternalError("sodium_malloc failed");
+  const std::string ad = WrapAd(key_id);
+  absl::string_view ct = record.substr(1 + kNonceBytes);
+  unsigned long long plain_len = 0;
+  int rc = crypto_aead_xchacha20poly1305_ietf_decrypt(
+      plain, &plain_len, nullptr,
+      reinterpret_cast<const unsigned char*>(ct.data()), ct.size(),
+      reinterpret_cast<const unsigned char*>(ad.data()), ad.size(),
+      nonce.data(), old_kek.data());
+  if (rc != 0 || plain_len != kKeyBytes) {
+    sodium_free(plain);
+    return absl::FailedPreconditionError(
+        absl::StrCat("key ", key_id,
+                     " does not unwrap under the old KEK (wrong old key file "
+                     "for this data directory?)"));
+  }
+  const Nonce fresh = RandomNonce();
+  std::string out;
+  out.resize(kLiveRecordBytes);
+  out[0] = static_cast<char>(kLiveRecord);
+  std::memcpy(&out[1], fresh.data(), kNonceBytes);
+  unsigned long long out_len = 0;
+  crypto_aead_xchacha20poly1305_ietf_encrypt(
+      reinterpret_cast<unsigned char*>(&out[1 + kNonceBytes]), &out_len, plain,
+      kKeyBytes, reinterpret_cast<const unsigned char*>(ad.data()), ad.size(),
+      nullptr, fresh.data(), new_kek.data());
+  sodium_free(plain);
+  if (out_len != kKeyBytes + kTagBytes)
+    return absl::InternalError("re-wrapping produced an unexpected length");
+  return out;
+}
+
 absl::Status KeyRing::OpenFixedKeys() {
   for (KeyClass cls : {KeyClass::kSystem, KeyClass::kAudit}) {
     const std::string id = KeyIdFor(cls, "");

@@ -51,6 +51,18 @@ class WrappedKeyStore {
                            absl::string_view record) = 0;
 };
 
+// KEK rotation: re-wraps one stored key record (as found in the
+// WrappedKeyStore under `key_id`) from `old_kek` to `new_kek` with a fresh
+// nonce. A destroyed subject's tombstone is returned unchanged (there is no
+// key left to re-wrap). Pure; never touches the store.
+// Errors: FAILED_PRECONDITION if the record does not unwrap under `old_kek`
+// (wrong old key file); DATA_LOSS if the record is malformed; INTERNAL if
+// locked memory cannot be allocated.
+absl::StatusOr<std::string> RewrapKeyRecord(const SecretKey& old_kek,
+                                            const SecretKey& new_kek,
+                                            absl::string_view key_id,
+                                            absl::string_view record);
+
 struct KeyRingOptions {
   size_t cache_capacity = 4096;  // unwrapped subject keys held in memory
 };

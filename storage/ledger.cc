@@ -10,6 +10,7 @@
 #include "storage/internal/checkpointer.h"
 #include "storage/internal/db.h"
 #include "storage/internal/key_store.h"
+#include "storage/internal/ledger_access.h"
 #include "storage/internal/merkle_tree.h"
 #include "storage/internal/sequencer.h"
 #include "storage/internal/verifier.h"
@@ -691,6 +692,10 @@ crypto::KeyRing& Ledger::key_ring() {
 
 const std::string& Ledger::data_dir() const {
   return impl_->data_dir;
+}
+
+internal::Db& internal::LedgerAccess::GetDb(const Ledger& ledger) {
+  return *ledger.impl_->db;
 }
 
 VerifyReport VerifyDataDir(const std::string& data_dir, uint64_t from,

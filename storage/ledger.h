@@ -110,6 +110,10 @@ struct VerifyReport {
   Head verified_head;  // the last position checked and its hash
 };
 
+namespace internal {
+class LedgerAccess;  // storage/internal/ledger_access.h (backup, maintenance)
+}  // namespace internal
+
 using AppendCallback = std::function<void(absl::StatusOr<AppendResult>)>;
 using CommitListener = std::function<void(const CommitInfo&)>;
 
@@ -248,6 +252,7 @@ class Ledger {
   class Impl;
 
  private:
+  friend class internal::LedgerAccess;
   explicit Ledger(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };

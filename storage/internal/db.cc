@@ -84,6 +84,8 @@ absl::StatusOr<std::unique_ptr<Db>> OpenDb(const std::string& dir,
   dbo.max_background_jobs = 2;
   dbo.keep_log_file_num = 5;
   dbo.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
+  if (options.env != nullptr)
+    dbo.env = options.env;
 
   std::set<std::string> names = {rocksdb::kDefaultColumnFamilyName,
                                  kEventsCf,

@@ -49,6 +49,8 @@ struct DbOpenOptions {
   bool read_only = false;
   bool create = true;
   std::vector<std::string> extra_column_families;
+  rocksdb::Env* env = nullptr;  // not owned; null: the default Env (a backup's
+                                // env_for_open opens a backup in place)
 };
 
 // Opens the data directory with every column family it has plus the ledger's
