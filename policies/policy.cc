@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -188,16 +189,32 @@ class PolicyParser {
       }
       p->rules_.push_back(std::move(rule));
     }
-    for (const auto& rule : p->rules_) {
+    const size_t n_roles = p->role_names_.size();
+    for (auto& row : p->index_) {
+      for (auto& bucket : row) {
+        bucket.forbids.by_role.resize(n_roles);
+        bucket.permits.by_role.resize(n_roles);
+      }
+    }
+    for (size_t i = 0; i < p->rules_.size(); ++i) {
+      Policy::Rule* rule = p->rules_[i].get();
+      rule->order = static_cast<uint32_t>(i);
       for (size_t r = 0; r < kResourceCount; ++r) {
         if (!rule->resources[r])
           continue;
         for (size_t a = 0; a < kActionCount; ++a) {
           if (!rule->actions[a])
             continue;
-          auto& bucket = p->index_[r][a];
-          (rule->forbid ? bucket.forbids : bucket.permits)
-              .push_back(rule.get());
+          Policy::RuleList& list =
+              rule->forbid ? p->index_[r][a].forbids : p->index_[r][a].permits;
+          if (rule->any_role) {
+            list.any_role.push_back(rule);
+            continue;
+          }
+          for (size_t role = 0; role < n_roles; ++role) {
+            if (rule->roles[role])
+              list.by_role[role].push_back(rule);
+          }
         }
       }
     }
@@ -524,11 +541,13 @@ Decision Policy::Decide(const RequestFacts& f) const {
   const Bucket& bucket =
       index_[static_cast<size_t>(f.resource)][static_cast<size_t>(f.action)];
 
-  std::bitset<kMaxRoles> roles;
+  absl::InlinedVector<size_t, 4> roles;
   for (const auto& r : f.roles) {
     auto it = role_index_.find(r);
-    if (it != role_index_.end())
-      roles.set(it->second);
+    if (it != role_index_.end() &&
+        std::find(roles.begin(), roles.end(), it->second) == roles.end()) {
+      roles.push_back(it->second);
+    }
   }
   const std::optional<size_t> purpose = PurposeIndex(f.purpose);
   const uint8_t rel = RelationshipBits(f);
@@ -539,10 +558,9 @@ Decision Policy::Decide(const RequestFacts& f) const {
   const bool break_glass = has_patient && f.purpose == kBreakGlassPurpose &&
                            f.reason_present && f.now < f.break_glass_until;
 
-  // Conditions other than reason and break-the-glass.
+  // Conditions other than role (the index has checked it), reason and
+  // break-the-glass.
   auto base_match = [&](const Rule& r) {
-    if (!r.any_role && (r.roles & roles).none())
-      return false;
     if (!purpose || !r.purposes[*purpose])
       return false;
     if (r.relationships != 0 && (r.relationships & rel) == 0)
@@ -557,6 +575,21 @@ Decision Policy::Decide(const RequestFacts& f) const {
       return false;
     return true;
   };
+  // Visits the rules of `list` that name "*" or one of the caller's roles; a
+  // rule naming two of them is visited twice (callers de-duplicate).
+  auto scan = [&](const RuleList& list, auto&& visit) {
+    for (const Rule* r : list.any_role)
+      visit(r);
+    for (size_t role : roles) {
+      for (const Rule* r : list.by_role[role])
+        visit(r);
+    }
+  };
+  auto in_file_order = [](absl::InlinedVector<const Rule*, 8>* rules) {
+    std::sort(rules->begin(), rules->end(),
+              [](const Rule* a, const Rule* b) { return a->order < b->order; });
+    rules->erase(std::unique(rules->begin(), rules->end()), rules->end());
+  };
 
   // Forbids first: patient restrictions, then the policy's forbid rules.
   if (has_patient) {
@@ -567,58 +600,63 @@ Decision Policy::Decide(const RequestFacts& f) const {
       }
     }
   }
-  for (const Rule* r : bucket.forbids) {
+  absl::InlinedVector<const Rule*, 8> matched;
+  scan(bucket.forbids, [&](const Rule* r) {
     if (!base_match(*r))
-      continue;
+      return;
     if (r->require_reason && !f.reason_present)
-      continue;
+      return;
     if (r->unless_break_glass && break_glass)
-      continue;
-    d.rule_ids.push_back(r->id);
-  }
-  if (!d.rule_ids.empty()) {
+      return;
+    matched.push_back(r);
+  });
+  if (!d.rule_ids.empty() || !matched.empty()) {
+    in_file_order(&matched);
+    for (const Rule* r : matched)
+      d.rule_ids.push_back(r->id);
     d.effect = Effect::kForbid;
     return d;
   }
 
-  const Rule* matched[16];
-  size_t n_matched = 0;
-  bool any_ordinary = false;
-  for (const Rule* r : bucket.permits) {
+  // The nearest permit that failed only for want of a reason or a grant.
+  const Rule* near_miss = nullptr;
+  scan(bucket.permits, [&](const Rule* r) {
     if (!base_match(*r))
-      continue;
-    if (r->require_reason && !f.reason_present) {
-      if (d.hint.empty())
-        d.hint = absl::StrCat("rule ", r->id, " requires a reason");
-      continue;
+      return;
+    const bool missing = (r->require_reason && !f.reason_present) ||
+                         (r->break_glass && !break_glass);
+    if (missing) {
+      if (near_miss == nullptr || r->order < near_miss->order)
+        near_miss = r;
+      return;
     }
-    if (r->break_glass && !break_glass) {
-      if (d.hint.empty()) {
-        d.hint = absl::StrCat(
-            "rule ", r->id,
-            " is break-the-glass: it needs an active grant for this patient");
-      }
-      continue;
-    }
-    d.rule_ids.push_back(r->id);
-    if (!r->break_glass)
-      any_ordinary = true;
-    if (n_matched < std::size(matched))
-      matched[n_matched++] = r;
-  }
-  if (d.rule_ids.empty()) {
+    matched.push_back(r);
+  });
+  if (matched.empty()) {
     d.rule_ids.push_back(kDefaultDenyRule);
+    if (near_miss != nullptr) {
+      d.hint = near_miss->require_reason && !f.reason_present
+                   ? absl::StrCat("rule ", near_miss->id, " requires a reason")
+                   : absl::StrCat("rule ", near_miss->id,
+                                  " is break-the-glass: it needs an active "
+                                  "grant for this patient");
+    }
     return d;
   }
-  d.hint.clear();
+  in_file_order(&matched);
   d.effect = Effect::kPermit;
-  d.break_glass = !any_ordinary;
-  // Masked = fields every permitting rule hides (a field one of them shows is
-  // visible). Past 16 matching rules the first 16 decide the mask, which can
-  // only hide more, never less.
+  d.break_glass = true;
+  d.rule_ids.reserve(matched.size());
+  for (const Rule* r : matched) {
+    d.rule_ids.push_back(r->id);
+    if (!r->break_glass)
+      d.break_glass = false;
+  }
+  // Masked = fields every permitting rule hides: a field one of them shows is
+  // visible (a second permit can only widen access).
   const size_t res = static_cast<size_t>(f.resource);
   d.masked_fields = matched[0]->masks[res];
-  for (size_t i = 1; i < n_matched && !d.masked_fields.empty(); ++i) {
+  for (size_t i = 1; i < matched.size() && !d.masked_fields.empty(); ++i) {
     const auto& m = matched[i]->masks[res];
     std::vector<std::string> both;
     std::set_intersection(d.masked_fields.begin(), d.masked_fields.end(),

@@ -40,8 +40,9 @@
 //       permit only: visible fields (others masked) mask: [ssn_last4] # permit
 //       only: masked fields (others visible)
 //
-// Performance: rules are indexed by (resource, action) at load; a decision
-// allocates only its result and touches only the rules of its bucket.
+// Performance: rules are indexed by (resource, action, role) at load; a
+// decision allocates only its result and touches only the rules of its
+// bucket that name one of the caller's roles or "*".
 // Thread-safety: a Policy is immutable; Decide is safe for concurrent use.
 #ifndef CARELOG_POLICIES_POLICY_H_
 #define CARELOG_POLICIES_POLICY_H_
@@ -110,6 +111,7 @@ class Policy {
   // Implementation detail, public only so the parser can build rules.
   struct Rule {
     std::string id;
+    uint32_t order = 0;  // position in the file
     int line = 0;
     bool forbid = false;
     bool any_role = false;
@@ -132,9 +134,16 @@ class Policy {
   Policy() = default;
   friend class PolicyParser;
 
+  // Rules of one (resource, action), split by effect and indexed by role so
+  // that a decision scans only the rules naming one of the caller's roles
+  // (or "*"). Each list is in file order.
+  struct RuleList {
+    std::vector<const Rule*> any_role;
+    std::vector<std::vector<const Rule*>> by_role;  // [role index]
+  };
   struct Bucket {
-    std::vector<const Rule*> forbids;
-    std::vector<const Rule*> permits;
+    RuleList forbids;
+    RuleList permits;
   };
 
   std::string hash_;

@@ -121,6 +121,25 @@ TEST(PolicyDecisionTest, EveryMatchingForbidIsNamed) {
               UnorderedElementsAre("no-messages-on-tuesdays", "no-clinicians"));
 }
 
+TEST(PolicyDecisionTest, RulesAreNamedOnceInFileOrder) {
+  auto p = MustParse(absl::StrCat(
+      kHeader,
+      "  - id: z-both\n    effect: permit\n    roles: [clinician, support]\n"
+      "    resources: [appointments]\n    actions: [read]\n"
+      "    purposes: [TREAT]\n"
+      "  - id: a-any\n    effect: permit\n    roles: \"*\"\n"
+      "    resources: [appointments]\n    actions: [read]\n"
+      "    purposes: [TREAT]\n"
+      "  - id: m-support\n    effect: permit\n    roles: [support]\n"
+      "    resources: [appointments]\n    actions: [read]\n"
+      "    purposes: [TREAT]\n"));
+  RequestFacts f = ClinicianRead(Resource::kAppointments);
+  f.roles = {"support", "clinician", "support"};
+  Decision d = p->Decide(f);
+  EXPECT_EQ(d.effect, Effect::kPermit);
+  EXPECT_THAT(d.rule_ids, ElementsAre("z-both", "a-any", "m-support"));
+}
+
 TEST(PolicyDecisionTest, ConditionsMustAllHold) {
   auto p = MustParse(absl::StrCat(kHeader, kPermitClinician));
   RequestFacts f = ClinicianRead(Resource::kClinicalMessages);
