@@ -2,13 +2,12 @@
 // a policies::Policy, and loading/reloading policy files for carelogd.
 //
 // The adapter turns (RequestContext, AccessRequest) into policies::
-// RequestFacts and the engine's Decision into an AccessDecision. Facts the
-// server cannot know yet are conservative:
-//   TODO(domain issue): relationship facts (self, care team, assigned),
-//   patient flags (VIP/employee/restricted) and patient restrictions come from
-//   the patient domain's projections, which do not exist yet; until then every
-//   request is treated as "not related" to an unflagged patient with no
-//   restrictions — rules that need a relationship never permit.
+// RequestFacts and the engine's Decision into an AccessDecision. Relationship
+// facts and patient flags come from AccessRequest::facts, which handlers fill
+// from the patient aggregate (all false when unknown: rules that need a
+// relationship then never permit).
+//   TODO(projections issue): patient restrictions from the patient record
+//   view; until then none apply.
 // Break-the-glass grants are looked up in an optional BreakGlassRegistry.
 //
 // Thread-safety: PolicyAccessAdapter is immutable and safe for concurrent

@@ -115,10 +115,22 @@ TEST(PolicyAccessAdapterTest, MapsContextAndNamesRules) {
   EXPECT_TRUE(d.forbidden);
   EXPECT_THAT(d.rules, ElementsAre("forbid-billing-clinical"));
 
-  // Relationship facts are unknown today: treated as not related.
-  d = (*adapter)->Decide(Ctx({"clinician"}, "TREAT"),
-                         Req("clinical.test_results", "read", "p-1"));
+  // Relationship facts come from the handler; unknown means not related.
+  AccessRequest results = Req("clinical.test_results", "read", "p-1");
+  d = (*adapter)->Decide(Ctx({"clinician"}, "TREAT"), results);
   EXPECT_FALSE(d.allowed);
+  results.facts.on_care_team = true;
+  d = (*adapter)->Decide(Ctx({"clinician"}, "TREAT"), results);
+  EXPECT_TRUE(d.allowed);
+  EXPECT_THAT(d.rules, ElementsAre("clinician-treatment"));
+  // A VIP flag forbids billing staff who are not assigned.
+  AccessRequest bill = Req("billing", "read", "p-1");
+  bill.facts.vip = true;
+  d = (*adapter)->Decide(Ctx({"billing_clerk"}, "HPAYMT"), bill);
+  EXPECT_TRUE(d.forbidden);
+  bill.facts.is_assigned = true;
+  EXPECT_TRUE(
+      (*adapter)->Decide(Ctx({"billing_clerk"}, "HPAYMT"), bill).allowed);
 
   // A resource or action outside the model is not permitted.
   d = (*adapter)->Decide(Ctx({"operator"}, "HOPERAT"),
