@@ -1,7 +1,10 @@
 // Decision semantics: deny by default, forbid beats permit in any order,
 // every decision names its rules, masks, patient restrictions and
 // break-the-glass.
+#include <atomic>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
@@ -385,6 +388,51 @@ TEST(BreakGlassRegistryTest, CapsTtlClosesAndPrunes) {
   EXPECT_NE(grants.ActiveUntil("b", "p"), absl::InfinitePast());
   EXPECT_FALSE(grants.Open("", "p", absl::Minutes(1)).ok());
   EXPECT_FALSE(grants.Open("a", "p", absl::ZeroDuration()).ok());
+}
+
+TEST(PolicyDecisionTest, ConcurrentDecisionsAndGrantsAreConsistent) {
+  auto p = MustParse(absl::StrCat(kHeader, kPermitClinician, kBreakGlass));
+  FakeClock clock;
+  BreakGlassRegistry grants([&clock] { return clock.Now(); }, absl::Hours(1));
+  constexpr int kThreads = 6;
+  constexpr int kIterations = 20000;
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      const std::string patient = absl::StrCat("p-", t % 3);
+      for (int i = 0; i < kIterations; ++i) {
+        if (t % 3 == 0) {
+          // A writer: opens and closes this actor's grant.
+          if (i % 2 == 0) {
+            if (!grants.Open("dr-w", patient, absl::Minutes(5)).ok())
+              wrong++;
+          } else {
+            grants.Close("dr-w", patient);
+          }
+          continue;
+        }
+        RequestFacts f = ClinicianRead(Resource::kClinicalTestResults);
+        f.patient_id = patient;
+        f.actor_id = "dr-w";
+        f.on_care_team = (i % 2) == 0;
+        f.purpose = f.on_care_team ? "TREAT" : "ETREAT";
+        f.reason_present = true;
+        f.now = clock.Now();
+        f.break_glass_until = grants.ActiveUntil(f.actor_id, f.patient_id);
+        const Decision d = p->Decide(f);
+        const bool want = f.on_care_team || f.now < f.break_glass_until;
+        if (d.allowed() != want || d.rule_ids.empty() ||
+            d.policy_hash != p->hash() ||
+            (d.allowed() && d.break_glass == f.on_care_team)) {
+          wrong++;
+        }
+      }
+    });
+  }
+  for (auto& th : threads)
+    th.join();
+  EXPECT_EQ(wrong.load(), 0);
 }
 
 }  // namespace
