@@ -133,6 +133,8 @@ grpc::ServerUnaryReactor* SchedulingServiceImpl::RunAction(
     const std::string& appointment_id, CommandRunner::Validate validate,
     AppointmentAction action, Plan plan, AppointmentCommandReply* reply) {
   auto* reactor = ctx->DefaultReactor();
+  // `appointment_id` is a field of the gRPC request, which lives until the
+  // reactor finishes: capturing it by reference is safe.
   runner_->Execute(
       ctx, reactor, method, command_id, req, std::move(validate),
       [this, &appointment_id, action,
