@@ -435,6 +435,11 @@ absl::StatusOr<RotateKekResult> RotateKek(const std::string& data_dir,
       absl::string_view id(it->key().data(), it->key().size());
       absl::string_view rec(it->value().data(), it->value().size());
       auto out = crypto::RewrapKeyRecord(old_kek, new_kek, id, rec);
+      if (absl::IsFailedPrecondition(out.status())) {
+        // The wrong old key file is a bad argument, not a bad directory.
+        return absl::InvalidArgumentError(
+            absl::StrCat("old KEK: ", out.status().message()));
+      }
       if (!out.ok())
         return out.status();
       if (*out == rec) {

@@ -87,9 +87,9 @@ struct RotateKekResult {
 
 // Re-wraps every data key in `data_dir` from `old_kek` to `new_kek`.
 // Nothing is written unless every key unwraps under `old_kek`.
-// Errors: INVALID_ARGUMENT if the two keys are equal; FAILED_PRECONDITION if
-// the directory holds no ledger, is locked by a running carelogd, or a key
-// does not unwrap under `old_kek` (wrong old key file); DATA_LOSS for a
+// Errors: INVALID_ARGUMENT if the two keys are equal or a key does not unwrap
+// under `old_kek` (wrong old key file); FAILED_PRECONDITION if the directory
+// holds no ledger or is locked by a running carelogd; DATA_LOSS for a
 // malformed key record; I/O errors. Blocks; one synced write, then a
 // compaction of the keys column family.
 absl::StatusOr<RotateKekResult> RotateKek(const std::string& data_dir,

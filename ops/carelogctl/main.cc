@@ -23,6 +23,7 @@
 #include "policies/policy.h"
 #include "services/server/request_context.h"
 #include "services/server/server.h"
+#include "ops/carelogctl/ops_commands.h"
 #include "storage/ledger.h"
 
 namespace {
@@ -161,7 +162,16 @@ int main(int argc, char** argv) {
   policy_test->add_option("CASES", cases_path, "cases YAML file")->required();
   policy_test->add_flag("--json", json, "machine-readable JSON output");
 
+  // Operations: backup, restore --as-of, keys rotate-kek, erase-subject,
+  // legal-hold (ops/carelogctl/ops_commands.h).
+  carelog::ctl::CommandTable ops_commands;
+  carelog::ctl::RegisterBackupCommands(app, &ops_commands, &json);
+  carelog::ctl::RegisterRestoreCommands(app, &ops_commands, &json);
+  carelog::ctl::RegisterKeysCommands(*keys, &ops_commands, &json);
+  carelog::ctl::RegisterEraseCommands(app, &ops_commands, &json);
+
   CLI11_PARSE(app, argc, argv);
+  if (int rc = 0; ops_commands.RunParsed(&rc)) return rc;
 
   if (keys_gen->parsed()) {
     auto k = carelog::crypto::CreateKeyFile(key_out);

@@ -1,0 +1,27 @@
+// ops/carelogctl/ops_commands.h — carelogctl's operations subcommands, each
+// group in its own file: backup_cmd.cc (backup create|list|verify|restore),
+// restore_cmd.cc (restore --as-of), keys_cmd.cc (keys rotate-kek) and
+// erase_cmd.cc (erase-subject, legal-hold set|clear|show). Each Register
+// function adds its subcommands to `parent` and their runners to `table`;
+// `global_json` is carelogctl's top-level --json flag (must outlive parsing).
+#ifndef CARELOG_OPS_CARELOGCTL_OPS_COMMANDS_H_
+#define CARELOG_OPS_CARELOGCTL_OPS_COMMANDS_H_
+
+#include "CLI/CLI.hpp"
+#include "ops/carelogctl/ops_common.h"
+
+namespace carelog::ctl {
+
+void RegisterBackupCommands(CLI::App& app, CommandTable* table,
+                            const bool* global_json);
+void RegisterRestoreCommands(CLI::App& app, CommandTable* table,
+                             const bool* global_json);
+// `keys` is carelogctl's existing `keys` subcommand.
+void RegisterKeysCommands(CLI::App& keys, CommandTable* table,
+                          const bool* global_json);
+void RegisterEraseCommands(CLI::App& app, CommandTable* table,
+                           const bool* global_json);
+
+}  // namespace carelog::ctl
+
+#endif  // CARELOG_OPS_CARELOGCTL_OPS_COMMANDS_H_
