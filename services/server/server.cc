@@ -19,6 +19,8 @@
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
 #include "services/ledger/ledger_service.h"
+#include "services/projections/projections.h"
+#include "services/projections/query_service.h"
 #include "services/server/access.h"
 #include "services/server/executor.h"
 #include "services/server/metrics.h"
@@ -87,6 +89,8 @@ class CarelogServer::Impl {
   std::unique_ptr<AccessEnforcer> access;
   std::unique_ptr<Executor> executor;
   std::unique_ptr<LedgerServiceImpl> ledger_service;
+  std::unique_ptr<projections::Projections> projections;
+  std::unique_ptr<projections::QueryServiceImpl> query_service;
   std::unique_ptr<grpc::Server> server;
   uint64_t metrics_listener = 0;
   int port = 0;
@@ -105,10 +109,13 @@ class CarelogServer::Impl {
     if (server) {
       if (auto* health = server->GetHealthCheckService()) health->SetServingStatus(false);
       ledger_service->Shutdown();
+      // Stopped workers release queries waiting for min_position (UNAVAILABLE).
+      if (projections) projections->Stop();
       server->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(config.drain_seconds)));
       server->Wait();
     }
     if (executor) executor->Stop();
+    if (projections) projections->Stop();
     if (ledger) {
       if (metrics_listener != 0) ledger->RemoveCommitListener(metrics_listener);
       ledger->Stop();
@@ -124,6 +131,8 @@ class CarelogServer::Impl {
     Shutdown();
     server.reset();
     ledger_service.reset();
+    query_service.reset();
+    projections.reset();
     executor.reset();
     ledger.reset();
   }
@@ -199,6 +208,13 @@ absl::StatusOr<std::unique_ptr<CarelogServer>> CarelogServer::Start(const Server
   builder.SetMaxReceiveMessageSize(config.max_message_bytes);
   builder.SetMaxSendMessageSize(config.max_message_bytes);
   builder.RegisterService(impl->ledger_service.get());
+  auto views = projections::Projections::Open(impl->ledger.get());
+  if (!views.ok()) return views.status();
+  impl->projections = std::move(*views);
+  impl->projections->Start();
+  impl->query_service = std::make_unique<projections::QueryServiceImpl>(
+      impl->ledger.get(), impl->executor.get(), impl->auth.get(), impl->access.get(), impl->projections.get(), impl->log);
+  builder.RegisterService(impl->query_service.get());
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
   interceptors.push_back(m->InterceptorFactory(impl->log));
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
@@ -209,6 +225,7 @@ absl::StatusOr<std::unique_ptr<CarelogServer>> CarelogServer::Start(const Server
   if (auto* health = impl->server->GetHealthCheckService()) {
     health->SetServingStatus(true);
     health->SetServingStatus("carelog.v1.LedgerService", true);
+    health->SetServingStatus("carelog.v1.QueryService", true);
   }
   const storage::Head head = impl->ledger->GetHead();
   impl->log->Info("server_started", {{"listen", config.listen},
