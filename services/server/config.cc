@@ -64,7 +64,8 @@ absl::StatusOr<ServerConfig> ParseConfig(absl::string_view yaml, ServerConfig c)
   if (root.IsNull()) return c;
   CARELOG_RETURN_IF_ERROR(CheckKeys(root,
                                     {"listen", "data_dir", "key_file", "kek_env", "tls", "issuers", "audience",
-                                     "dev_mode", "policy_file", "metrics_listen", "log_level", "limits"},
+                                     "dev_mode", "policy_file", "metrics_listen", "log_level", "limits",
+                                     "signing_key_file", "checkpoints"},
                                     ""));
   CARELOG_RETURN_IF_ERROR(Read(root, "listen", "", &c.listen));
   CARELOG_RETURN_IF_ERROR(Read(root, "data_dir", "", &c.data_dir));
@@ -75,6 +76,13 @@ absl::StatusOr<ServerConfig> ParseConfig(absl::string_view yaml, ServerConfig c)
   CARELOG_RETURN_IF_ERROR(Read(root, "policy_file", "", &c.policy_file));
   CARELOG_RETURN_IF_ERROR(Read(root, "metrics_listen", "", &c.metrics_listen));
   CARELOG_RETURN_IF_ERROR(Read(root, "log_level", "", &c.log_level));
+  CARELOG_RETURN_IF_ERROR(Read(root, "signing_key_file", "", &c.signing_key_file));
+  if (const YAML::Node cp = root["checkpoints"]) {
+    CARELOG_RETURN_IF_ERROR(CheckKeys(cp, {"origin", "every_events", "interval_seconds"}, "checkpoints"));
+    CARELOG_RETURN_IF_ERROR(Read(cp, "origin", "checkpoints", &c.checkpoint_origin));
+    CARELOG_RETURN_IF_ERROR(Read(cp, "every_events", "checkpoints", &c.checkpoint_every_events));
+    CARELOG_RETURN_IF_ERROR(Read(cp, "interval_seconds", "checkpoints", &c.checkpoint_interval_seconds));
+  }
   if (const YAML::Node tls = root["tls"]) {
     CARELOG_RETURN_IF_ERROR(CheckKeys(tls, {"cert_file", "key_file", "client_ca_file", "require_client_cert"}, "tls"));
     CARELOG_RETURN_IF_ERROR(Read(tls, "cert_file", "tls", &c.tls.cert_file));
@@ -171,6 +179,12 @@ absl::Status ValidateConfig(const ServerConfig& c) {
     return absl::InvalidArgumentError("limits.drain_seconds: must be between 0 and 3600");
   }
   if (c.max_subscriptions < 0) return absl::InvalidArgumentError("limits.max_subscriptions: must be >= 0");
+  if (c.checkpoint_interval_seconds < 0) {
+    return absl::InvalidArgumentError("checkpoints.interval_seconds: must be >= 0");
+  }
+  if (c.checkpoint_origin.empty() || c.checkpoint_origin.find_first_of(" \t\r\n+") != std::string::npos) {
+    return absl::InvalidArgumentError("checkpoints.origin: non-empty, without whitespace or '+'");
+  }
   static const std::set<std::string> kLevels = {"trace", "debug", "info", "warn", "error"};
   if (!kLevels.count(c.log_level)) return absl::InvalidArgumentError("log_level: one of trace, debug, info, warn, error");
   if (!c.metrics_listen.empty() && c.metrics_listen.find(':') == std::string::npos) {

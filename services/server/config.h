@@ -41,6 +41,14 @@ struct ServerConfig {
   std::string audience = "carelog";
   bool dev_mode = false;  // loopback only: a development token issuer in data_dir/dev-issuer
   std::string policy_file;
+  // Ed25519 seed file (64 hex chars, mode 0600) that signs ledger checkpoints.
+  // Empty: dev mode creates data_dir/dev-issuer/checkpoint.key; otherwise no
+  // checkpoints are made (proofs still work; VerifiableLedgerService serves no
+  // key).
+  std::string signing_key_file;
+  std::string checkpoint_origin = "carelog.local/ledger";  // note key name too
+  size_t checkpoint_every_events = 10000;                  // 0: off
+  int checkpoint_interval_seconds = 60;                    // 0: off
   std::string metrics_listen = "127.0.0.1:9464";  // empty: no metrics endpoint
   std::string log_level = "info";                 // trace|debug|info|warn|error
   // Limits.

@@ -21,6 +21,7 @@
 #include "services/ledger/ledger_service.h"
 #include "services/projections/projections.h"
 #include "services/projections/query_service.h"
+#include "services/ledger/verifiable_ledger_service.h"
 #include "services/server/access.h"
 #include "services/server/executor.h"
 #include "services/server/metrics.h"
@@ -67,6 +68,38 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(const Serve
   return grpc::SslServerCredentials(opts);
 }
 
+// The checkpoint signing key: signing_key_file (must exist), else in dev mode
+// a development key created under data_dir/dev-issuer; else none.
+absl::StatusOr<std::shared_ptr<const crypto::SigningKey>> LoadCheckpointKey(const ServerConfig& c) {
+  std::shared_ptr<const crypto::SigningKey> none;
+  if (!c.signing_key_file.empty()) {
+    auto k = crypto::SigningKey::LoadFile(c.signing_key_file);
+    if (!k.ok()) return absl::Status(k.status().code(), absl::StrCat("signing_key_file: ", k.status().message()));
+    return std::shared_ptr<const crypto::SigningKey>(std::move(*k));
+  }
+  if (!c.dev_mode) return none;
+  const std::string path = absl::StrCat(c.data_dir, "/", kDevIssuerDir, "/", kDevCheckpointKeyFile);
+  auto k = crypto::SigningKey::LoadOrCreateFile(path);
+  if (!k.ok()) return absl::Status(k.status().code(), absl::StrCat(path, ": ", k.status().message()));
+  return std::shared_ptr<const crypto::SigningKey>(std::move(*k));
+}
+
+// Replaces `path` with `text` atomically (temp file, rename), mode 0644.
+absl::Status WritePublicFile(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out << text;
+    out.flush();
+    if (!out) return absl::UnavailableError(absl::StrCat("cannot write ", tmp));
+  }
+  ::chmod(tmp.c_str(), 0644);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    return absl::UnavailableError(absl::StrCat("cannot rename ", tmp, ": ", std::strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<crypto::SecretKey>> LoadKek(const ServerConfig& config) {
@@ -91,6 +124,7 @@ class CarelogServer::Impl {
   std::unique_ptr<LedgerServiceImpl> ledger_service;
   std::unique_ptr<projections::Projections> projections;
   std::unique_ptr<projections::QueryServiceImpl> query_service;
+  std::unique_ptr<VerifiableLedgerServiceImpl> verifiable_service;
   std::unique_ptr<grpc::Server> server;
   uint64_t metrics_listener = 0;
   int port = 0;
@@ -133,6 +167,7 @@ class CarelogServer::Impl {
     ledger_service.reset();
     query_service.reset();
     projections.reset();
+    verifiable_service.reset();
     executor.reset();
     ledger.reset();
   }
@@ -181,9 +216,23 @@ absl::StatusOr<std::unique_ptr<CarelogServer>> CarelogServer::Start(const Server
   lo.kek = std::move(kek);
   lo.queue_capacity = config.append_queue;
   lo.clock = clock;
+  auto checkpoint_key = LoadCheckpointKey(config);
+  if (!checkpoint_key.ok()) return checkpoint_key.status();
+  lo.checkpoints.key = *checkpoint_key;
+  lo.checkpoints.origin = config.checkpoint_origin;
+  lo.checkpoints.every_events = config.checkpoint_every_events;
+  lo.checkpoints.interval = absl::Seconds(config.checkpoint_interval_seconds);
   auto ledger = storage::Ledger::Open(std::move(lo));
   if (!ledger.ok()) return ledger.status();
   impl->ledger = std::move(*ledger);
+  if (*checkpoint_key != nullptr) {
+    // Auditors pin this key; it is public, so the file is world-readable.
+    const std::string pub = absl::StrCat(config.data_dir, "/", kCheckpointPublicKeyFile);
+    if (auto s = WritePublicFile(pub, impl->ledger->CheckpointVerifierKey() + "\n"); !s.ok()) return s;
+    impl->log->Info("checkpoint_key", {{"verifier_key", impl->ledger->CheckpointVerifierKey()}, {"file", pub}});
+  } else {
+    impl->log->Warn("checkpoints_disabled", {{"reason", "no signing_key_file (and not dev mode)"}});
+  }
 
   auto metrics = ServerMetrics::Create(config.metrics_listen);
   if (!metrics.ok()) return metrics.status();
@@ -215,6 +264,9 @@ absl::StatusOr<std::unique_ptr<CarelogServer>> CarelogServer::Start(const Server
   impl->query_service = std::make_unique<projections::QueryServiceImpl>(
       impl->ledger.get(), impl->executor.get(), impl->auth.get(), impl->access.get(), impl->projections.get(), impl->log);
   builder.RegisterService(impl->query_service.get());
+  impl->verifiable_service = std::make_unique<VerifiableLedgerServiceImpl>(impl->ledger.get(), impl->auth.get(),
+                                                                           impl->access.get(), impl->executor.get());
+  builder.RegisterService(impl->verifiable_service.get());
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
   interceptors.push_back(m->InterceptorFactory(impl->log));
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
@@ -226,6 +278,7 @@ absl::StatusOr<std::unique_ptr<CarelogServer>> CarelogServer::Start(const Server
     health->SetServingStatus(true);
     health->SetServingStatus("carelog.v1.LedgerService", true);
     health->SetServingStatus("carelog.v1.QueryService", true);
+    health->SetServingStatus("carelog.v1.VerifiableLedgerService", true);
   }
   const storage::Head head = impl->ledger->GetHead();
   impl->log->Info("server_started", {{"listen", config.listen},

@@ -31,6 +31,11 @@ inline constexpr char kDevIssuerDir[] = "dev-issuer";
 inline constexpr char kDevIssuerKeyFile[] = "issuer.pem";
 inline constexpr char kDevIssuerKid[] = "dev-1";
 inline constexpr char kLedgerSubdir[] = "ledger";
+// Checkpoint signing: the development key (dev mode without
+// signing_key_file, under kDevIssuerDir) and the published verifier key
+// (note format "<origin>+<hash>+<key>", directly under data_dir).
+inline constexpr char kDevCheckpointKeyFile[] = "checkpoint.key";
+inline constexpr char kCheckpointPublicKeyFile[] = "checkpoint.pub";
 
 class CarelogServer {
  public:

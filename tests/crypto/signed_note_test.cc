@@ -3,6 +3,7 @@
 // byte for byte, and malformed notes, checkpoints and keys are rejected.
 #include "crypto/signed_note.h"
 
+#include <algorithm>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -67,6 +68,23 @@ TEST(SignedNoteTest, VerifierKeyAndKeyHashMatchGo) {
   ASSERT_THAT(v, IsOk());
   EXPECT_EQ(v->name, "PeterNeumann");
   EXPECT_EQ(v->key, key->public_key());
+}
+
+// Regression: base64 keys may contain '+', the separator of the key string.
+TEST(SignedNoteTest, VerifierKeysWithPlusInTheirBase64RoundTrip) {
+  int with_plus = 0;
+  for (int i = 0; i < 64 && with_plus < 3; ++i) {
+    auto key = SigningKey::Generate();
+    ASSERT_THAT(key, IsOk());
+    const std::string vkey =
+        NoteVerifierKey("example.com/log", (*key)->public_key());
+    auto v = ParseNoteVerifierKey(vkey);
+    ASSERT_THAT(v, IsOk()) << vkey;
+    EXPECT_EQ(v->key, (*key)->public_key());
+    if (std::count(vkey.begin(), vkey.end(), '+') > 2)
+      ++with_plus;
+  }
+  EXPECT_GT(with_plus, 0);
 }
 
 TEST(SignedNoteTest, ManglesOfTheVerifierKeyAreRejected) {
