@@ -28,8 +28,7 @@ namespace {
 constexpr char kMetadataPrefix[] = "carelog-backup-v1\n";
 constexpr uint64_t kProgressBytes = 4 << 20;
 
-absl::StatusOr<std::unique_ptr<rocksdb::BackupEngine>> OpenEngine(
-    const std::string& backup_dir, bool create) {
+absl::Status CheckBackupDir(const std::string& backup_dir, bool create) {
   if (backup_dir.empty())
     return absl::InvalidArgumentError("backup_dir: required");
   struct stat st;
@@ -47,14 +46,41 @@ absl::StatusOr<std::unique_ptr<rocksdb::BackupEngine>> OpenEngine(
     return absl::FailedPreconditionError(
         absl::StrCat(backup_dir, " is not a directory"));
   }
+  return absl::OkStatus();
+}
+
+rocksdb::BackupEngineOptions EngineOptions(const std::string& backup_dir) {
   rocksdb::BackupEngineOptions o(backup_dir);
   o.sync = true;
   o.share_table_files = true;
   o.callback_trigger_interval_size = kProgressBytes;
+  return o;
+}
+
+// For creating backups (creates the directory and its layout).
+absl::StatusOr<std::unique_ptr<rocksdb::BackupEngine>> OpenEngine(
+    const std::string& backup_dir) {
+  if (auto s = CheckBackupDir(backup_dir, /*create=*/true); !s.ok())
+    return s;
   rocksdb::BackupEngine* raw = nullptr;
-  rocksdb::IOStatus s =
-      rocksdb::BackupEngine::Open(o, rocksdb::Env::Default(), &raw);
+  rocksdb::IOStatus s = rocksdb::BackupEngine::Open(
+      EngineOptions(backup_dir), rocksdb::Env::Default(), &raw);
   std::unique_ptr<rocksdb::BackupEngine> engine(raw);
+  if (!s.ok())
+    return FromRocks(s, absl::StrCat("opening backup directory ", backup_dir));
+  return engine;
+}
+
+// For list, verify and restore: never writes to the backup directory (a
+// wrong path is reported, not turned into an empty backup directory).
+absl::StatusOr<std::unique_ptr<rocksdb::BackupEngineReadOnly>>
+OpenReadOnlyEngine(const std::string& backup_dir) {
+  if (auto s = CheckBackupDir(backup_dir, /*create=*/false); !s.ok())
+    return s;
+  rocksdb::BackupEngineReadOnly* raw = nullptr;
+  rocksdb::IOStatus s = rocksdb::BackupEngineReadOnly::Open(
+      EngineOptions(backup_dir), rocksdb::Env::Default(), &raw);
+  std::unique_ptr<rocksdb::BackupEngineReadOnly> engine(raw);
   if (!s.ok())
     return FromRocks(s, absl::StrCat("opening backup directory ", backup_dir));
   return engine;
@@ -104,7 +130,7 @@ absl::StatusOr<std::unique_ptr<Db>> OpenBackupReadOnly(
   return internal::OpenDb(info.name_for_open, o);
 }
 
-absl::Status FillHeadFromBackup(const rocksdb::BackupEngine& engine,
+absl::Status FillHeadFromBackup(const rocksdb::BackupEngineReadOnlyBase& engine,
                                 BackupInfo* out) {
   rocksdb::BackupInfo r;
   rocksdb::Status s = engine.GetBackupInfo(out->id, &r, true);
@@ -123,7 +149,7 @@ absl::Status FillHeadFromBackup(const rocksdb::BackupEngine& engine,
 absl::StatusOr<BackupInfo> BackupDb(Db& db, const std::string& source,
                                     const std::string& backup_dir,
                                     const BackupOptions& options) {
-  auto engine = OpenEngine(backup_dir, /*create=*/true);
+  auto engine = OpenEngine(backup_dir);
   if (!engine.ok())
     return engine.status();
   rocksdb::CreateBackupOptions cbo;
@@ -229,7 +255,7 @@ absl::StatusOr<BackupInfo> CreateBackupOfDataDir(const std::string& data_dir,
 
 absl::StatusOr<std::vector<BackupInfo>> ListBackups(
     const std::string& backup_dir) {
-  auto engine = OpenEngine(backup_dir, /*create=*/false);
+  auto engine = OpenReadOnlyEngine(backup_dir);
   if (!engine.ok())
     return engine.status();
   std::vector<rocksdb::BackupInfo> infos;
@@ -250,7 +276,7 @@ absl::StatusOr<std::vector<BackupInfo>> ListBackups(
 BackupVerifyReport VerifyBackup(const std::string& backup_dir, uint32_t id,
                                 const ProgressFn& progress) {
   BackupVerifyReport report;
-  auto engine = OpenEngine(backup_dir, /*create=*/false);
+  auto engine = OpenReadOnlyEngine(backup_dir);
   if (!engine.ok()) {
     report.status = engine.status();
     return report;
@@ -297,7 +323,7 @@ absl::StatusOr<BackupInfo> RestoreBackup(const std::string& backup_dir,
                                          const ProgressFn& progress) {
   if (auto s = internal::CheckEmptyTarget(target_dir); !s.ok())
     return s;
-  auto engine = OpenEngine(backup_dir, /*create=*/false);
+  auto engine = OpenReadOnlyEngine(backup_dir);
   if (!engine.ok())
     return engine.status();
   rocksdb::BackupInfo r;

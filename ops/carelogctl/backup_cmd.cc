@@ -216,8 +216,9 @@ void RegisterBackupCommands(CLI::App& app, CommandTable* table,
 
   auto* create = backup->add_subcommand(
       "create",
-      "back up a STOPPED data directory (offline). carelogd backs itself up "
-      "online through the storage API; an AdminService RPC is future work");
+      "back up a STOPPED data directory (offline). Backing up a serving "
+      "ledger is in the storage API (storage::CreateBackup); a carelogd RPC "
+      "for it is future work");
   create
       ->add_option("--data-dir", flags->data_dir,
                    "carelogd's data directory (DATA_DIR/ledger is backed up)")

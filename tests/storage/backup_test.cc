@@ -173,6 +173,16 @@ TEST(BackupTest, ListReportsEveryBackupWithItsHead) {
               StatusIs(absl::StatusCode::kNotFound));
   EXPECT_THAT(ListBackups(tmp.Sub("nothing-here")).status(),
               StatusIs(absl::StatusCode::kNotFound));
+  // Listing, verifying or restoring from a directory that holds no backups
+  // reports it and never writes into it.
+  std::filesystem::create_directories(tmp.Sub("empty"));
+  auto none = ListBackups(tmp.Sub("empty"));
+  if (none.ok())
+    EXPECT_TRUE(none->empty());
+  EXPECT_FALSE(VerifyBackup(tmp.Sub("empty"), 0).status.ok());
+  EXPECT_FALSE(RestoreBackup(tmp.Sub("empty"), 0, tmp.Sub("t")).ok());
+  EXPECT_TRUE(ListFilesRecursive(tmp.Sub("empty")).empty());
+  EXPECT_TRUE(std::filesystem::is_empty(tmp.Sub("empty")));
 }
 
 TEST(BackupTest, DamagedBackupFileIsDataLoss) {
