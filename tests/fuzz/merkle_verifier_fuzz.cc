@@ -1,0 +1,16 @@
+// tests/fuzz/merkle_verifier_fuzz.cc — libFuzzer entry point for the Merkle
+// proof verifiers (crypto/merkle.h): a verifier that accepts a bad proof is
+// the worst bug this project can have. The property is in
+// merkle_verifier_property.h; CTest runs the same property over 30,000
+// deterministic random inputs (tests/crypto/merkle_fuzz_test.cc). There is no
+// CMake target yet: it needs the clang leg (-fsanitize=fuzzer) linked with
+// carelog_crypto and its Abseil/libsodium/OpenSSL dependencies.
+#include <cstddef>
+#include <cstdint>
+
+#include "tests/fuzz/merkle_verifier_property.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  carelog::fuzz::CheckMerkleVerifier(data, size, nullptr);
+  return 0;
+}
