@@ -316,7 +316,7 @@ TEST_F(ComplaintServiceTest, InvalidFieldsAreRejectedByNameAndAppendNothing) {
   }
   {
     auto req = On<ResolveComplaintRequest>("bad", id, cid);
-    req.set_resolution("bad\xc3");  // truncated UTF-8
+    req.set_resolution("bad\x01resolution");  // a control character
     cases.push_back({"resolution", [this, req](ComplaintCommandReply* rep) {
                        return Call(&ComplaintService::Stub::ResolveComplaint,
                                    req, rep);
