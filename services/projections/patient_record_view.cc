@@ -17,6 +17,7 @@ using namespace carelog::v1;  // NOLINT(google-build-using-namespace)
 namespace {
 
 constexpr char kPatientStream[] = "patient/";
+constexpr int kMaxCheckIns = 20;
 
 std::string IndexKey(absl::string_view field, const std::string& mac,
                      const std::string& patient_id) {
@@ -172,18 +173,27 @@ absl::Status PatientRecordView::Store(const PatientRecord& rec, ViewTxn& txn) {
     return sealed.status();
   txn.Put(key, std::move(*sealed));
   const std::set<std::string> want = KeysFor(*keys_, rec);
+  std::string list = absl::StrJoin(want, "\n");
   auto old = txn.Get(IndexListKey(id));
   if (!old.ok())
     return old.status();
+  // Most events leave the indexes as they were: write only what changed.
+  if (old->has_value() && **old == list)
+    return absl::OkStatus();
+  std::set<std::string> had;
   if (old->has_value()) {
-    for (absl::string_view k : absl::StrSplit(**old, '\n', absl::SkipEmpty())) {
-      if (want.count(std::string(k)) == 0)
-        txn.Delete(std::string(k));
-    }
+    for (absl::string_view k : absl::StrSplit(**old, '\n', absl::SkipEmpty()))
+      had.insert(std::string(k));
   }
-  for (const auto& k : want)
-    txn.Put(k, "");
-  txn.Put(IndexListKey(id), absl::StrJoin(want, "\n"));
+  for (const auto& k : had) {
+    if (want.count(k) == 0)
+      txn.Delete(k);
+  }
+  for (const auto& k : want) {
+    if (had.count(k) == 0)
+      txn.Put(k, "");
+  }
+  txn.Put(IndexListKey(id), std::move(list));
   return absl::OkStatus();
 }
 
@@ -291,6 +301,10 @@ absl::Status PatientRecordView::Apply(const DecodedEvent& e, ViewTxn& txn) {
       *c->mutable_paperwork_complete() = ev.paperwork_complete();
       *c->mutable_paperwork_missing() = ev.paperwork_missing();
       *rec.mutable_paperwork_missing() = ev.paperwork_missing();
+      // The record keeps recent check-ins; the log holds them all.
+      if (rec.check_ins_size() > kMaxCheckIns)
+        rec.mutable_check_ins()->DeleteSubrange(
+            0, rec.check_ins_size() - kMaxCheckIns);
     } else if (CareTeamMemberAssigned ev; e.As(&ev)) {
       auto* team = rec.mutable_care_team();
       auto it = std::find_if(team->begin(), team->end(), [&](const auto& m) {

@@ -20,8 +20,9 @@
 // Concurrency. All public methods are thread-safe. WaitForPosition blocks the
 // caller (not the worker). The view is only touched by the worker thread.
 //
-// Limitations. One worker per view and store. Apply runs on one thread:
-// throughput is bounded by decrypting and applying one event at a time.
+// Limitations. One worker per view and store. Decoding a page runs on
+// decode_threads threads, applying on one: throughput is bounded by the
+// view's per-record work (open, parse, seal) on that thread.
 #ifndef CARELOG_SERVICES_PROJECTIONS_PROJECTION_WORKER_H_
 #define CARELOG_SERVICES_PROJECTIONS_PROJECTION_WORKER_H_
 
@@ -44,7 +45,11 @@
 namespace carelog::services::projections {
 
 struct WorkerOptions {
-  size_t batch_events = 2048;  // events read and committed per page
+  size_t batch_events = 2048;  // events per page near the head
+  // Events per page when far behind and for rebuilds (nobody waits on a
+  // rebuild's rows; fewer, larger batches touch each record once per page).
+  size_t catchup_batch_events = 32768;
+  int decode_threads = 2;  // threads decrypting and parsing a page
 };
 
 struct WorkerStatus {
@@ -105,9 +110,9 @@ class ProjectionWorker {
   void Run();
   // Applies [from, from + count) (bounded by `limit` when nonzero) into
   // `generation`; returns the new checkpoint.
-  absl::StatusOr<uint64_t> ApplyPage(uint64_t from, uint64_t limit,
-                                     uint64_t generation, uint64_t* applied,
-                                     uint64_t* failed_at);
+  absl::StatusOr<uint64_t> ApplyPage(uint64_t from, size_t count,
+                                     uint64_t limit, uint64_t generation,
+                                     uint64_t* applied, uint64_t* failed_at);
   void Fail(uint64_t position, const absl::Status& s);
   bool SubjectErased(const std::string& subject_id) const;
 

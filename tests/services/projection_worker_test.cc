@@ -63,6 +63,7 @@ class ProjectionWorkerTest : public ::testing::Test {
   void StartWorker(size_t batch = 2048) {
     WorkerOptions o;
     o.batch_events = batch;
+    o.catchup_batch_events = batch;
     auto w = ProjectionWorker::Create(
         ledger_.get(), store_.get(),
         std::make_unique<PatientRecordView>(&ledger_->key_ring()), o);
