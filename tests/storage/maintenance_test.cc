@@ -210,6 +210,31 @@ TEST_F(RestoreAsOfTest, PrefixIsCopiedByteForByteAndVerifies) {
   EXPECT_EQ(next->first_position, 14u);
 }
 
+TEST_F(RestoreAsOfTest, ErasedSubjectsStayErasedAndHoldsComeAlong) {
+  // s1 is erased after position 13; the copy as of 13 must not revive it.
+  ASSERT_THAT(src_->DestroySubjectKey("s1"), IsOk());
+  ASSERT_THAT(SetLegalHold(*src_, "s2", "CASE-9", "op").status(), IsOk());
+  src_.reset();
+  ASSERT_THAT(RestoreAsOf(tmp_.Sub("src"), tmp_.Sub("dst"), 13).status(),
+              IsOk());
+  auto l = Ledger::Open(TestLedgerOptions(tmp_.Sub("dst")));
+  ASSERT_THAT(l.status(), IsOk());
+  for (uint64_t p = 1; p <= 10; ++p) {
+    auto e = (*l)->ReadAt(p);
+    ASSERT_THAT(e.status(), IsOk());
+    auto plain = (*l)->Decrypt(*e);
+    if (e->header.subject_id == "s1") {
+      EXPECT_THAT(plain.status(),
+                  StatusIs(absl::StatusCode::kFailedPrecondition));
+    } else {
+      EXPECT_THAT(plain.status(), IsOk());
+    }
+  }
+  auto hold = GetLegalHold(**l, "s2");
+  ASSERT_THAT(hold.status(), IsOk());
+  EXPECT_TRUE(hold->has_value());
+}
+
 TEST_F(RestoreAsOfTest, CutInsideACommandIsRefused) {
   src_.reset();
   auto r = RestoreAsOf(tmp_.Sub("src"), tmp_.Sub("dst"), 12);
