@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "services/projections/entity_views.h"
 #include "services/projections/patient_record_view.h"
 
 namespace carelog::services::projections {
@@ -11,6 +12,8 @@ absl::StatusOr<std::unique_ptr<Projections>> Projections::Open(
   std::unique_ptr<Projections> p(new Projections(ledger));
   std::vector<std::unique_ptr<View>> views;
   views.push_back(std::make_unique<PatientRecordView>(&ledger->key_ring()));
+  views.push_back(std::make_unique<AppointmentsView>(&ledger->key_ring()));
+  views.push_back(std::make_unique<ComplaintsView>(&ledger->key_ring()));
   for (auto& v : views) {
     auto store = storage::ProjectionStore::Open(ledger, v->name());
     if (!store.ok())

@@ -1,6 +1,7 @@
 # Projection workers, views and query services (issue 5); part of
 # carelog_services, included from services/CMakeLists.txt.
 target_sources(carelog_services PRIVATE
+  ${CMAKE_CURRENT_LIST_DIR}/entity_views.cc
   ${CMAKE_CURRENT_LIST_DIR}/patient_record_view.cc
   ${CMAKE_CURRENT_LIST_DIR}/projection_worker.cc
   ${CMAKE_CURRENT_LIST_DIR}/projections.cc

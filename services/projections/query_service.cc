@@ -11,6 +11,7 @@
 #include "absl/time/time.h"
 
 #include "services/domain/validate.h"
+#include "services/projections/entity_views.h"
 #include "services/projections/patient_record_view.h"
 #include "services/server/grpc_status.h"
 
@@ -22,6 +23,8 @@ namespace {
 
 constexpr char kResourceDemographics[] = "patient.demographics";
 constexpr char kResourceInsurance[] = "patient.insurance";
+constexpr char kResourceAppointments[] = "appointments";
+constexpr char kResourceComplaints[] = "complaints";
 constexpr uint32_t kDefaultPageSize = 20;
 constexpr uint32_t kMaxPageSize = 100;
 // A call without a deadline still waits for min_position at most this long.
@@ -135,6 +138,46 @@ void ApplyPatientMasks(const std::vector<std::string>& masked_fields,
     r->add_masked_fields(f);
 }
 
+void ApplyAppointmentMasks(const std::vector<std::string>& masked_fields,
+                           AppointmentRecord* r) {
+  for (const std::string& f : masked_fields) {
+    if (f == "time")
+      r->clear_slot();
+    else if (f == "location")
+      r->clear_location_id();
+    else if (f == "provider")
+      r->clear_provider_id();
+    else if (f == "department")
+      r->clear_department();
+    else if (f == "visit_type")
+      r->clear_visit_type();
+    else if (f == "status")
+      r->clear_status();
+    else if (f == "notes") {
+      r->clear_notes();
+      r->clear_instructions();
+    }
+    r->add_masked_fields(f);
+  }
+}
+
+void ApplyComplaintMasks(const std::vector<std::string>& masked_fields,
+                         ComplaintRecord* r) {
+  for (const std::string& f : masked_fields) {
+    if (f == "category")
+      r->clear_category();
+    else if (f == "description")
+      r->clear_description();
+    else if (f == "status")
+      r->clear_status();
+    else if (f == "resolution")
+      r->clear_resolution();
+    else if (f == "assigned_to")
+      r->clear_assignee_id();
+    r->add_masked_fields(f);
+  }
+}
+
 QueryServiceImpl::QueryServiceImpl(storage::Ledger* ledger, Executor* executor,
                                    const Authenticator* auth,
                                    const AccessEnforcer* access,
@@ -149,7 +192,7 @@ QueryServiceImpl::QueryServiceImpl(storage::Ledger* ledger, Executor* executor,
 
 grpc::ServerUnaryReactor* QueryServiceImpl::RunRead(
     grpc::CallbackServerContext* call, const std::string& method,
-    uint64_t min_position, Body body) {
+    const std::string& view, uint64_t min_position, Body body) {
   auto* reactor = call->DefaultReactor();
   auto ctx = auth_->Authenticate(*call);
   if (!ctx.ok()) {
@@ -157,11 +200,12 @@ grpc::ServerUnaryReactor* QueryServiceImpl::RunRead(
     return reactor;
   }
   auto rc = std::make_shared<RequestContext>(std::move(*ctx));
-  auto task = [this, call, reactor, rc, method, min_position,
+  auto task = [this, call, reactor, rc, method, view, min_position,
                body = std::move(body)] {
-    ProjectionWorker* w = projections_->Find(kPatientsView);
+    ProjectionWorker* w = projections_->Find(view);
     if (w == nullptr) {
-      reactor->Finish(ToGrpcStatus(absl::UnavailableError("no patients view")));
+      reactor->Finish(
+          ToGrpcStatus(absl::UnavailableError(absl::StrCat("no view ", view))));
       return;
     }
     if (min_position > 0) {
@@ -239,15 +283,16 @@ grpc::ServerUnaryReactor* QueryServiceImpl::GetPatientRecord(
     reactor->Finish(ToGrpcStatus(s));
     return reactor;
   }
-  return RunRead(call, "/carelog.v1.QueryService/GetPatientRecord",
-                 req->min_position(), [this, req, reply](CommandScope& scope) {
-                   auto rec = ReadAuthorized(scope, req->patient_id(),
-                                             req->include_insurance());
-                   if (!rec.ok())
-                     return rec.status();
-                   *reply = std::move(*rec);
-                   return absl::OkStatus();
-                 });
+  return RunRead(
+      call, "/carelog.v1.QueryService/GetPatientRecord", kPatientsView,
+      req->min_position(), [this, req, reply](CommandScope& scope) {
+        auto rec =
+            ReadAuthorized(scope, req->patient_id(), req->include_insurance());
+        if (!rec.ok())
+          return rec.status();
+        *reply = std::move(*rec);
+        return absl::OkStatus();
+      });
 }
 
 absl::Status QueryServiceImpl::ListFromIndex(CommandScope& scope,
@@ -288,7 +333,7 @@ grpc::ServerUnaryReactor* QueryServiceImpl::FindPatients(
     reactor->Finish(ToGrpcStatus(prefix.status()));
     return reactor;
   }
-  return RunRead(call, "/carelog.v1.QueryService/FindPatients",
+  return RunRead(call, "/carelog.v1.QueryService/FindPatients", kPatientsView,
                  req->min_position(),
                  [this, req, reply, p = *prefix](CommandScope& scope) {
                    return ListFromIndex(scope, p, req->page_size(),
@@ -299,12 +344,193 @@ grpc::ServerUnaryReactor* QueryServiceImpl::FindPatients(
 grpc::ServerUnaryReactor* QueryServiceImpl::ListPatients(
     grpc::CallbackServerContext* call, const ListPatientsRequest* req,
     PatientRecordPage* reply) {
-  return RunRead(call, "/carelog.v1.QueryService/ListPatients",
+  return RunRead(call, "/carelog.v1.QueryService/ListPatients", kPatientsView,
                  req->min_position(), [this, req, reply](CommandScope& scope) {
                    return ListFromIndex(
                        scope, PatientRecordView::FilterPrefix(req->filter()),
                        req->page_size(), req->page_token(), reply);
                  });
+}
+
+PatientFacts QueryServiceImpl::FactsFor(const std::string& patient_id,
+                                        const std::string& actor) {
+  ProjectionWorker* w = projections_->Find(kPatientsView);
+  if (w == nullptr)
+    return PatientFacts{};
+  auto rec =
+      PatientRecordView::Read(*w->store(), ledger_->key_ring(), patient_id);
+  if (!rec.ok())
+    return PatientFacts{};
+  return FactsFromRecord(*rec, actor);
+}
+
+absl::Status QueryServiceImpl::ListEntities(
+    const std::string& view, const std::string& prefix,
+    const std::string& first_after, const std::string& stop_at,
+    uint32_t page_size, const std::string& page_token,
+    const std::function<absl::Status(const std::string& id)>& emit,
+    std::string* next_page_token) {
+  auto after = DecodeToken(page_token, prefix);
+  if (!after.ok())
+    return after.status();
+  if (after->empty())
+    *after = first_after;
+  ProjectionWorker* w = projections_->Find(view);
+  auto page = w->store()->Scan(prefix, *after, PageSize(page_size));
+  if (!page.ok())
+    return page.status();
+  bool stopped = false;
+  for (const auto& row : page->rows) {
+    if (!stop_at.empty() && row.key >= stop_at) {
+      stopped = true;
+      break;
+    }
+    if (auto s = emit(EntityView::IdOfKey(row.key)); !s.ok())
+      return s;
+  }
+  if (page->more && !stopped && !page->rows.empty())
+    *next_page_token = absl::WebSafeBase64Escape(page->rows.back().key);
+  return absl::OkStatus();
+}
+
+grpc::ServerUnaryReactor* QueryServiceImpl::ListAppointments(
+    grpc::CallbackServerContext* call, const ListAppointmentsRequest* req,
+    AppointmentPage* reply) {
+  std::string prefix, first_after;
+  absl::Status bad;
+  const std::string now_key = TimeKey(absl::ToUnixMicros(absl::Now()));
+  switch (req->filter()) {
+    case ListAppointmentsRequest::FILTER_PATIENT:
+      bad = CheckId(req->patient_id(), "patient_id");
+      prefix = absl::StrCat("s/", req->patient_id(), "/");
+      break;
+    case ListAppointmentsRequest::FILTER_PROVIDER_DAY: {
+      bad = CheckId(req->provider_id(), "provider_id");
+      absl::Time t;
+      std::string err;
+      if (bad.ok() && !absl::ParseTime("%Y-%m-%d", req->day(), &t, &err))
+        bad = absl::InvalidArgumentError("day: expected YYYY-MM-DD");
+      prefix =
+          AppointmentsView::ProviderDayPrefix(req->provider_id(), req->day());
+      break;
+    }
+    case ListAppointmentsRequest::FILTER_UPCOMING:
+      prefix = "iu/";
+      first_after = absl::StrCat(prefix, now_key);
+      break;
+    case ListAppointmentsRequest::FILTER_NO_SHOWS:
+      prefix = "in/";
+      break;
+    default:
+      bad = absl::InvalidArgumentError("filter: required");
+  }
+  if (!bad.ok()) {
+    auto* reactor = call->DefaultReactor();
+    reactor->Finish(ToGrpcStatus(bad));
+    return reactor;
+  }
+  return RunRead(
+      call, "/carelog.v1.QueryService/ListAppointments", kAppointmentsView,
+      req->min_position(),
+      [this, req, reply, prefix, first_after](CommandScope& scope) {
+        ProjectionWorker* w = projections_->Find(kAppointmentsView);
+        auto emit = [&](const std::string& id) -> absl::Status {
+          auto ent =
+              EntityView::ReadEntity(*w->store(), ledger_->key_ring(), id);
+          if (absl::IsNotFound(ent.status()))
+            return absl::OkStatus();  // erased meanwhile
+          if (!ent.ok())
+            return ent.status();
+          AppointmentRecord rec;
+          if (!rec.ParseFromString(ent->second))
+            return absl::DataLossError(absl::StrCat("appointment ", id));
+          auto d =
+              scope.Authorize(kResourceAppointments, kActionRead, ent->first,
+                              FactsFor(ent->first, scope.ctx().actor));
+          if (!d.ok())
+            return absl::OkStatus();  // left out; the denial is audited
+          const auto& m = scope.decisions().back().masked_fields();
+          ApplyAppointmentMasks({m.begin(), m.end()}, &rec);
+          *reply->add_appointments() = std::move(rec);
+          return absl::OkStatus();
+        };
+        return ListEntities(kAppointmentsView, prefix, first_after, "",
+                            req->page_size(), req->page_token(), emit,
+                            reply->mutable_next_page_token());
+      });
+}
+
+grpc::ServerUnaryReactor* QueryServiceImpl::ListComplaints(
+    grpc::CallbackServerContext* call, const ListComplaintsRequest* req,
+    ComplaintPage* reply) {
+  std::string prefix, stop_at;
+  absl::Status bad;
+  const int64_t now = absl::ToUnixMicros(absl::Now());
+  switch (req->filter()) {
+    case ListComplaintsRequest::FILTER_UNSPECIFIED:
+      prefix = "id/";
+      break;
+    case ListComplaintsRequest::FILTER_STATUS:
+      prefix = absl::StrCat("is/", static_cast<int>(req->status()), "/");
+      break;
+    case ListComplaintsRequest::FILTER_ASSIGNEE:
+      bad = CheckId(req->assignee_id(), "assignee_id");
+      prefix = absl::StrCat("ia/", req->assignee_id(), "/");
+      break;
+    case ListComplaintsRequest::FILTER_PRIORITY:
+      prefix = absl::StrCat("ip/", static_cast<int>(req->priority()), "/");
+      break;
+    case ListComplaintsRequest::FILTER_BREACHED:
+      prefix = "id/";
+      stop_at = absl::StrCat(prefix, TimeKey(now));
+      break;
+    case ListComplaintsRequest::FILTER_PATIENT:
+      bad = CheckId(req->patient_id(), "patient_id");
+      prefix = absl::StrCat("s/", req->patient_id(), "/");
+      break;
+    default:
+      bad = absl::InvalidArgumentError("filter: unknown");
+  }
+  if (!bad.ok()) {
+    auto* reactor = call->DefaultReactor();
+    reactor->Finish(ToGrpcStatus(bad));
+    return reactor;
+  }
+  // The unfiltered list shows open complaints that are not acknowledged
+  // yet, soonest due first.
+  return RunRead(
+      call, "/carelog.v1.QueryService/ListComplaints", kComplaintsView,
+      req->min_position(),
+      [this, req, reply, prefix, stop_at, now](CommandScope& scope) {
+        ProjectionWorker* w = projections_->Find(kComplaintsView);
+        auto emit = [&](const std::string& id) -> absl::Status {
+          auto ent =
+              EntityView::ReadEntity(*w->store(), ledger_->key_ring(), id);
+          if (absl::IsNotFound(ent.status()))
+            return absl::OkStatus();
+          if (!ent.ok())
+            return ent.status();
+          ComplaintRecord rec;
+          if (!rec.ParseFromString(ent->second))
+            return absl::DataLossError(absl::StrCat("complaint ", id));
+          auto d = scope.Authorize(kResourceComplaints, kActionRead, ent->first,
+                                   FactsFor(ent->first, scope.ctx().actor));
+          if (!d.ok())
+            return absl::OkStatus();
+          rec.set_age_seconds(
+              std::max<int64_t>(0, (now - rec.filed_at_micros()) / 1000000));
+          if (!rec.acknowledged() && rec.response_due_at_micros() > 0 &&
+              now > rec.response_due_at_micros())
+            rec.set_response_breached(true);
+          const auto& m = scope.decisions().back().masked_fields();
+          ApplyComplaintMasks({m.begin(), m.end()}, &rec);
+          *reply->add_complaints() = std::move(rec);
+          return absl::OkStatus();
+        };
+        return ListEntities(kComplaintsView, prefix, "", stop_at,
+                            req->page_size(), req->page_token(), emit,
+                            reply->mutable_next_page_token());
+      });
 }
 
 grpc::ServerUnaryReactor* QueryServiceImpl::GetProjectionStatus(

@@ -35,6 +35,12 @@ namespace carelog::services::projections {
 // and patient.insurance field names) and lists them in masked_fields.
 void ApplyPatientMasks(const std::vector<std::string>& masked_fields,
                        carelog::v1::PatientRecord* record);
+// The same for appointments ("appointments" fields) and complaints
+// ("complaints" fields).
+void ApplyAppointmentMasks(const std::vector<std::string>& masked_fields,
+                           carelog::v1::AppointmentRecord* record);
+void ApplyComplaintMasks(const std::vector<std::string>& masked_fields,
+                         carelog::v1::ComplaintRecord* record);
 
 class QueryServiceImpl final
     : public carelog::v1::QueryService::CallbackService {
@@ -56,6 +62,14 @@ class QueryServiceImpl final
       grpc::CallbackServerContext* call,
       const carelog::v1::ListPatientsRequest* req,
       carelog::v1::PatientRecordPage* reply) override;
+  grpc::ServerUnaryReactor* ListAppointments(
+      grpc::CallbackServerContext* call,
+      const carelog::v1::ListAppointmentsRequest* req,
+      carelog::v1::AppointmentPage* reply) override;
+  grpc::ServerUnaryReactor* ListComplaints(
+      grpc::CallbackServerContext* call,
+      const carelog::v1::ListComplaintsRequest* req,
+      carelog::v1::ComplaintPage* reply) override;
   grpc::ServerUnaryReactor* GetProjectionStatus(
       grpc::CallbackServerContext* call,
       const carelog::v1::GetProjectionStatusRequest* req,
@@ -70,7 +84,21 @@ class QueryServiceImpl final
   // Runs `body` on the executor and finishes the call after auditing.
   grpc::ServerUnaryReactor* RunRead(grpc::CallbackServerContext* call,
                                     const std::string& method,
+                                    const std::string& view,
                                     uint64_t min_position, Body body);
+  // Facts about `patient_id` for `actor` from the patients view ({} when
+  // unknown).
+  PatientFacts FactsFor(const std::string& patient_id,
+                        const std::string& actor);
+  // One page of entity ids from keys under `prefix` (after the token, else
+  // after `first_after`; keys >= `stop_at` end the list when not empty);
+  // `emit` authorizes and adds each.
+  absl::Status ListEntities(
+      const std::string& view, const std::string& prefix,
+      const std::string& first_after, const std::string& stop_at,
+      uint32_t page_size, const std::string& page_token,
+      const std::function<absl::Status(const std::string& id)>& emit,
+      std::string* next_page_token);
   // One page of records from index/filter keys under `prefix`.
   absl::Status ListFromIndex(CommandScope& scope, const std::string& prefix,
                              uint32_t page_size, const std::string& page_token,
