@@ -136,13 +136,12 @@ grpc::ServerUnaryReactor* VerifiableLedgerServiceImpl::ListCheckpoints(
     grpc::CallbackServerContext* ctx,
     const carelog::v1::ListCheckpointsRequest* req,
     carelog::v1::ListCheckpointsResponse* resp) {
-  if (req->max_count() > kMaxCheckpointPage) {
-    auto* reactor = ctx->DefaultReactor();
-    reactor->Finish(ToGrpcStatus(absl::InvalidArgumentError(
-        absl::StrCat("max_count: at most ", kMaxCheckpointPage))));
-    return reactor;
-  }
   return Run(ctx, [this, req, resp]() -> absl::Status {
+    // Validated after Admit: an unauthenticated caller learns nothing.
+    if (req->max_count() > kMaxCheckpointPage) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("max_count: at most ", kMaxCheckpointPage));
+    }
     const uint32_t n =
         req->max_count() == 0 ? kDefaultCheckpointPage : req->max_count();
     // One more than asked tells whether there is a next page.
