@@ -7,6 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "rocksdb/filter_policy.h"
+#include "rocksdb/options.h"
 #include "rocksdb/table.h"
 #include "rocksdb/write_batch.h"
 
@@ -69,6 +70,8 @@ class ProjectionStore::Impl {
   uint64_t live ABSL_GUARDED_BY(mu) = 0;
   std::map<uint64_t, std::shared_ptr<Generation>> gens ABSL_GUARDED_BY(mu);
   uint64_t next_gen ABSL_GUARDED_BY(mu) = 1;
+  // Emptied generations the database opened, reused by CreateGeneration.
+  std::map<uint64_t, std::shared_ptr<Generation>> spares ABSL_GUARDED_BY(mu);
 
   absl::StatusOr<std::shared_ptr<Generation>> Find(uint64_t g) const {
     absl::MutexLock l(&mu);
@@ -96,9 +99,24 @@ class ProjectionStore::Impl {
     return gen;
   }
 
-  absl::Status Drop(const std::shared_ptr<Generation>& gen) {
-    return internal::FromRocks(db->db->DropColumnFamily(gen->handle),
-                               "dropping projection column family");
+  // Retires a generation that is not live. Column families the database
+  // opened stay in internal::Db::handles, which other storage operations
+  // flush (a dropped one would fail them): those are emptied and kept as
+  // spares for the next rebuild; ones created at runtime are dropped.
+  absl::Status Retire(uint64_t g, const std::shared_ptr<Generation>& gen)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    if (gen->owned)
+      return internal::FromRocks(db->db->DropColumnFamily(gen->handle),
+                                 "dropping projection column family");
+    rocksdb::WriteOptions wo;
+    if (auto s = internal::FromRocks(
+            db->db->DeleteRange(wo, gen->handle, rocksdb::Slice("", 0),
+                                rocksdb::Slice("\xff\xff\xff\xff", 4)),
+            "emptying projection column family");
+        !s.ok())
+      return s;
+    spares[g] = gen;
+    return absl::OkStatus();
   }
 
   absl::Status WriteLive(uint64_t g) {
@@ -159,15 +177,16 @@ absl::StatusOr<std::unique_ptr<ProjectionStore>> ProjectionStore::Open(
     gen->db = db.db.get();
     gen->handle = handle;
     gen->owned = false;
+    if (g > max_gen)
+      max_gen = g;
     if (g != live) {
-      // A rebuild that never swapped: its rows are incomplete.
-      if (auto s = impl->Drop(gen); !s.ok())
+      // A rebuild that never swapped (its rows are incomplete) or a retired
+      // generation.
+      if (auto s = impl->Retire(g, gen); !s.ok())
         return s;
       continue;
     }
     impl->gens[g] = std::move(gen);
-    if (g > max_gen)
-      max_gen = g;
   }
   if (live != 0 && impl->gens.count(live) == 0)
     return absl::DataLossError(absl::StrCat(
@@ -305,6 +324,13 @@ absl::StatusOr<uint64_t> ProjectionStore::CreateGeneration() {
   uint64_t g = 0;
   {
     absl::MutexLock l(&impl_->mu);
+    if (!impl_->spares.empty()) {
+      auto it = impl_->spares.begin();
+      g = it->first;
+      impl_->gens[g] = std::move(it->second);
+      impl_->spares.erase(it);
+      return g;
+    }
     g = impl_->next_gen++;
   }
   auto gen = impl_->Create(g);
@@ -329,11 +355,37 @@ absl::Status ProjectionStore::Swap(uint64_t generation) {
     // interleave their writes and their in-memory state.
     if (auto s = impl_->WriteLive(generation); !s.ok())
       return s;
-    old = impl_->gens[impl_->live];
-    impl_->gens.erase(impl_->live);
+    const uint64_t old_gen = impl_->live;
+    old = impl_->gens[old_gen];
+    impl_->gens.erase(old_gen);
     impl_->live = generation;
+    return impl_->Retire(old_gen, old);
   }
-  return impl_->Drop(old);
+}
+
+absl::Status ProjectionStore::Purge() {
+  std::vector<std::shared_ptr<Generation>> gens;
+  {
+    absl::MutexLock l(&impl_->mu);
+    for (const auto& [g, gen] : impl_->gens)
+      gens.push_back(gen);
+  }
+  rocksdb::FlushOptions fo;
+  fo.wait = true;
+  rocksdb::CompactRangeOptions cro;
+  cro.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+  for (const auto& gen : gens) {
+    if (auto s = internal::FromRocks(impl_->db->db->Flush(fo, gen->handle),
+                                     "flushing projection");
+        !s.ok())
+      return s;
+    if (auto s = internal::FromRocks(
+            impl_->db->db->CompactRange(cro, gen->handle, nullptr, nullptr),
+            "compacting projection");
+        !s.ok())
+      return s;
+  }
+  return absl::OkStatus();
 }
 
 absl::Status ProjectionStore::DropGeneration(uint64_t generation) {
@@ -349,8 +401,8 @@ absl::Status ProjectionStore::DropGeneration(uint64_t generation) {
           "projection ", name_, " has no generation ", generation));
     gen = it->second;
     impl_->gens.erase(it);
+    return impl_->Retire(generation, gen);
   }
-  return impl_->Drop(gen);
 }
 
 }  // namespace carelog::storage

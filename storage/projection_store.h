@@ -8,8 +8,11 @@
 // which one is persisted, synced, in the ledger's meta column family under
 // "projection-live/<name>"). A rebuild creates a fresh generation, fills it
 // while the live one keeps serving, then Swap() makes it live in one synced
-// write and drops the old column family. A crash before the swap leaves the
-// old generation live and the half-built one is dropped on the next Open.
+// write and retires the old column family: dropped if it was created at
+// runtime, emptied and kept as a spare for the next rebuild if the database
+// opened it (internal::Db::handles, which other storage operations flush,
+// must never hold a dropped family). A crash before the swap leaves the old
+// generation live; the half-built one is retired on the next Open.
 //
 // Durability. Commit() writes its batch to the WAL without fsync: the view is
 // derived from the synced log, and RocksDB recovers a prefix of the WAL, so a
@@ -123,6 +126,12 @@ class ProjectionStore {
   // Drops a generation that is not live (an abandoned rebuild).
   // Errors: FAILED_PRECONDITION for the live generation.
   absl::Status DropGeneration(uint64_t generation);
+
+  // Flushes every generation's memtable and compacts it, so that no WAL file
+  // stays pinned by view rows and no older row versions remain in table files
+  // (run after an erasure: the ledger's key purge can then drop the WAL that
+  // held the erased subject's wrapped key). Blocks on I/O.
+  absl::Status Purge();
 
   // The column family name of a generation.
   static std::string ColumnFamilyName(const std::string& name,

@@ -52,6 +52,7 @@ struct Config {
   uint64_t patients = 50000;
   size_t batch = 2048;
   int writers = 2;
+  size_t key_cache = 4096;  // the ledger's default
   bool quick = false;
   bool keep = false;
 };
@@ -236,6 +237,7 @@ int Run(const Config& cfg) {
   lo.sync = false;
   lo.merkle = false;
   lo.tail_check_events = 16;
+  lo.key_cache_entries = cfg.key_cache;
   auto ledger = storage::Ledger::Open(std::move(lo));
   if (!ledger.ok())
     return Fail("open ledger", ledger.status());
@@ -322,6 +324,8 @@ int main(int argc, char** argv) {
   app.add_option("--patients", cfg.patients, "synthetic patients");
   app.add_option("--batch", cfg.batch, "events per projection batch");
   app.add_option("--writers", cfg.writers, "threads writing the log");
+  app.add_option("--key-cache", cfg.key_cache,
+                 "unwrapped subject keys cached by the key ring");
   app.add_flag("--quick", cfg.quick, "20k events (smoke run)");
   app.add_flag("--keep", cfg.keep, "keep the data directory");
   CLI11_PARSE(app, argc, argv);

@@ -82,10 +82,14 @@ void ProjectionWorker::SetAfterCommitHookForTest(
 }
 
 void ProjectionWorker::Fail(uint64_t position, const absl::Status& s) {
-  absl::MutexLock l(&mu_);
-  failed_ = true;
-  failed_position_ = position;
-  error_ = absl::StrCat("position ", position, ": ", s.ToString());
+  {
+    absl::MutexLock l(&mu_);
+    failed_ = true;
+    failed_position_ = position;
+    error_ = absl::StrCat("position ", position, ": ", s.ToString());
+  }
+  if (options_.on_progress)
+    options_.on_progress(status());
 }
 
 bool ProjectionWorker::SubjectErased(const std::string& subject_id) const {
@@ -130,12 +134,14 @@ absl::StatusOr<uint64_t> ProjectionWorker::ApplyPage(
 
   ViewTxn txn(store_, generation);
   uint64_t last = from - 1;
+  bool erased = false;
   for (size_t i = 0; i < events.size(); ++i) {
     const storage::EventHeader& h = events[i].header;
     if (limit != 0 && h.position > limit)
       break;
     absl::Status s;
     if (h.event_type == storage::kErasureEventType) {
+      erased = true;
       s = h.subject_id.empty() ? absl::OkStatus()
                                : view_->Erase(h.subject_id, txn);
     } else if (wanted[i]) {
@@ -166,6 +172,14 @@ absl::StatusOr<uint64_t> ProjectionWorker::ApplyPage(
   if (auto s = store_->Commit(txn.Take(last), generation); !s.ok()) {
     *failed_at = from;
     return s;
+  }
+  if (erased) {
+    // Unpin the WAL that held the erased subject's key record and drop the
+    // sealed rows' older versions from table files.
+    if (auto s = store_->Purge(); !s.ok()) {
+      *failed_at = last;
+      return s;
+    }
   }
   return last;
 }
@@ -214,6 +228,8 @@ void ProjectionWorker::Run() {
         events_applied_ += applied;
         hook = hook_;
       }
+      if (options_.on_progress)
+        options_.on_progress(status());
       if (hook && !hook(*next)) {
         absl::MutexLock l(&mu_);
         stopping_ = true;

@@ -9,9 +9,10 @@
 // skips one. When caught up it sleeps until a commit listener reports a new
 // head (no polling). An erasure event (carelog.ops.SubjectErased) or an event
 // whose subject key was destroyed (FAILED_PRECONDITION) removes the subject
-// from the view. An event that does not decode or that the view cannot apply
-// stops the worker in the FAILED state naming its position; nothing of that
-// page is committed, and a restart retries from the checkpoint.
+// from the view; after a page with an erasure event the store is flushed and
+// compacted (ProjectionStore::Purge). An event that does not decode or that the
+// view cannot apply stops the worker in the FAILED state naming its position;
+// nothing of that page is committed, and a restart retries from the checkpoint.
 // Rebuild() fills a fresh generation from position 1 on the same thread,
 // interleaving its pages with live pages (live first), while queries keep
 // reading the old generation; once the rebuild reaches the live position the
@@ -44,12 +45,17 @@
 
 namespace carelog::services::projections {
 
+struct WorkerStatus;
+
 struct WorkerOptions {
   size_t batch_events = 2048;  // events per page near the head
   // Events per page when far behind and for rebuilds (nobody waits on a
   // rebuild's rows; fewer, larger batches touch each record once per page).
   size_t catchup_batch_events = 32768;
   int decode_threads = 2;  // threads decrypting and parsing a page
+  // Called on the worker thread after each committed live page and when the
+  // worker fails (for metrics); must not block. May be empty.
+  std::function<void(const WorkerStatus&)> on_progress;
 };
 
 struct WorkerStatus {

@@ -127,6 +127,18 @@ ServerMetrics::ServerMetrics() : registry_(std::make_shared<prometheus::Registry
                         .Help("Open LedgerService.Subscribe streams")
                         .Register(*registry_)
                         .Add({});
+  projection_position_ = &prometheus::BuildGauge()
+                              .Name("carelog_projection_position")
+                              .Help("Last ledger position applied to a projection")
+                              .Register(*registry_);
+  projection_lag_ = &prometheus::BuildGauge()
+                         .Name("carelog_projection_lag_events")
+                         .Help("Events a projection is behind the ledger head")
+                         .Register(*registry_);
+  projection_failed_ = &prometheus::BuildGauge()
+                            .Name("carelog_projection_failed")
+                            .Help("1 when a projection stopped on an event it cannot apply")
+                            .Register(*registry_);
 }
 
 ServerMetrics::~ServerMetrics() = default;
@@ -158,6 +170,12 @@ void ServerMetrics::RecordCommit(const storage::CommitInfo& info, uint64_t queue
 }
 
 void ServerMetrics::SetSubscriptions(int64_t active) { subscriptions_->Set(static_cast<double>(active)); }
+
+void ServerMetrics::SetProjection(const std::string& name, uint64_t position, uint64_t lag, bool failed) {
+  projection_position_->Add({{"projection", name}}).Set(static_cast<double>(position));
+  projection_lag_->Add({{"projection", name}}).Set(static_cast<double>(lag));
+  projection_failed_->Add({{"projection", name}}).Set(failed ? 1.0 : 0.0);
+}
 
 std::string ServerMetrics::Scrape() const {
   prometheus::TextSerializer s;

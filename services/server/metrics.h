@@ -6,7 +6,8 @@
 // Metrics: carelog_rpc_total{method,code}, carelog_rpc_duration_seconds{method},
 // carelog_append_batch_events, carelog_commit_duration_seconds,
 // carelog_append_queue_depth, carelog_ledger_head_position,
-// carelog_subscriptions_active.
+// carelog_subscriptions_active, carelog_projection_position{projection},
+// carelog_projection_lag_events{projection}, carelog_projection_failed{projection}.
 // Thread-safety: all methods are safe for concurrent use.
 #ifndef CARELOG_SERVICES_SERVER_METRICS_H_
 #define CARELOG_SERVICES_SERVER_METRICS_H_
@@ -43,6 +44,9 @@ class ServerMetrics {
   void RecordRpc(absl::string_view method, int code, absl::Duration latency);
   void RecordCommit(const storage::CommitInfo& info, uint64_t queue_depth);
   void SetSubscriptions(int64_t active);
+  // A projection's last applied position, its lag behind the head and
+  // whether it stopped failed (1) or not (0).
+  void SetProjection(const std::string& name, uint64_t position, uint64_t lag, bool failed);
 
   // The exposition text, as a scrape would return it.
   std::string Scrape() const;
@@ -64,6 +68,9 @@ class ServerMetrics {
   prometheus::Gauge* queue_depth_;
   prometheus::Gauge* head_position_;
   prometheus::Gauge* subscriptions_;
+  prometheus::Family<prometheus::Gauge>* projection_position_;
+  prometheus::Family<prometheus::Gauge>* projection_lag_;
+  prometheus::Family<prometheus::Gauge>* projection_failed_;
 };
 
 }  // namespace carelog::services

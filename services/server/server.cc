@@ -257,7 +257,12 @@ absl::StatusOr<std::unique_ptr<CarelogServer>> CarelogServer::Start(const Server
   builder.SetMaxReceiveMessageSize(config.max_message_bytes);
   builder.SetMaxSendMessageSize(config.max_message_bytes);
   builder.RegisterService(impl->ledger_service.get());
-  auto views = projections::Projections::Open(impl->ledger.get());
+  projections::WorkerOptions wo;
+  wo.on_progress = [m](const projections::WorkerStatus& s) {
+    m->SetProjection(s.name, s.position, s.head > s.position ? s.head - s.position : 0,
+                     s.state == projections::WorkerStatus::State::kFailed);
+  };
+  auto views = projections::Projections::Open(impl->ledger.get(), wo);
   if (!views.ok()) return views.status();
   impl->projections = std::move(*views);
   impl->projections->Start();

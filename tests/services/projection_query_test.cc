@@ -317,6 +317,15 @@ TEST_F(ProjectionQueryTest, StatusReportsPositionAndLag) {
   EXPECT_EQ(p.state(), ProjectionStatus::STATE_RUNNING);
   EXPECT_GE(p.position(), pos);
   EXPECT_EQ(p.lag(), p.head() - p.position());
+  // The same figures as Prometheus gauges.
+  const std::string metrics = server_->MetricsText();
+  EXPECT_THAT(metrics,
+              ::testing::HasSubstr(
+                  "carelog_projection_position{projection=\"patients\"}"));
+  EXPECT_THAT(metrics, ::testing::HasSubstr("carelog_projection_lag_events"));
+  EXPECT_THAT(metrics,
+              ::testing::HasSubstr(
+                  "carelog_projection_failed{projection=\"patients\"} 0"));
   // Front desk staff are not operators.
   grpc::ClientContext ctx2;
   Prepare(&ctx2);

@@ -60,7 +60,8 @@ class ProjectionWorkerTest : public ::testing::Test {
     ASSERT_THAT(s, IsOk());
     store_ = std::move(*s);
   }
-  void StartWorker(size_t batch = 2048) {
+  void StartWorker(size_t batch = 2048,
+                   std::function<bool(uint64_t)> hook = nullptr) {
     WorkerOptions o;
     o.batch_events = batch;
     o.catchup_batch_events = batch;
@@ -69,6 +70,8 @@ class ProjectionWorkerTest : public ::testing::Test {
         std::make_unique<PatientRecordView>(&ledger_->key_ring()), o);
     ASSERT_THAT(w, IsOk());
     worker_ = std::move(*w);
+    if (hook)
+      worker_->SetAfterCommitHookForTest(std::move(hook));
     worker_->Start();
   }
 
@@ -334,11 +337,11 @@ TEST_F(ProjectionWorkerTest, CrashAtRandomBatchBoundariesEqualsCleanRebuild) {
   std::mt19937 rng(1234);
   int restarts = 0;
   for (;;) {
-    StartWorker(/*batch=*/7);
     const int stop_after = std::uniform_int_distribution<int>(1, 6)(rng);
     auto commits = std::make_shared<int>(0);
-    worker_->SetAfterCommitHookForTest(
-        [commits, stop_after](uint64_t) { return ++*commits < stop_after; });
+    StartWorker(/*batch=*/7, [commits, stop_after](uint64_t) {
+      return ++*commits < stop_after;
+    });
     // Either the hook "kills" the worker or it catches up.
     (void)worker_->WaitForPosition(last, Soon());
     const uint64_t reached = worker_->status().position;

@@ -8,6 +8,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
+#include "storage/maintenance.h"
 #include "tests/testing/ledger_fixture.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
@@ -189,6 +190,34 @@ TEST_F(ProjectionStoreTest, UnswappedGenerationIsDroppedOnReopen) {
   ASSERT_THAT(store_->DropGeneration(*g2), IsOk());
   EXPECT_THAT(store_->DropGeneration(live),
               StatusIs(absl::StatusCode::kFailedPrecondition));
+}
+
+TEST_F(ProjectionStoreTest,
+       ErasureAndPurgeWorkAfterSwappingOutAnOpenedGeneration) {
+  auto r = ledger_->Append(
+      carelog::testing::OneEvent("c-1", "patient/p-1", "x", {}, "subj-1"));
+  ASSERT_THAT(r, IsOk());
+  ProjectionBatch b;
+  b.Put("r/1", "v");
+  b.checkpoint = r->last_position;
+  ASSERT_THAT(store_->Commit(b), IsOk());
+  Reopen();  // the live generation is now one the database opened
+  auto g = store_->CreateGeneration();
+  ASSERT_THAT(g, IsOk());
+  ASSERT_THAT(store_->Commit(b, *g), IsOk());
+  ASSERT_THAT(store_->Swap(*g), IsOk());
+  ASSERT_THAT(store_->Purge(), IsOk());
+  // The erasure's key purge flushes every column family the database opened,
+  // including the dropped one.
+  ErasureRequest er;
+  er.subject_id = "subj-1";
+  er.reason = "test";
+  er.basis = "GDPR-17";
+  er.actor = "dpo-1";
+  EXPECT_THAT(EraseSubject(*ledger_, er), IsOk());
+  auto v = store_->Get("r/1");
+  ASSERT_THAT(v, IsOk());
+  EXPECT_TRUE(v->has_value());
 }
 
 TEST_F(ProjectionStoreTest, BadNamesAreRefused) {
