@@ -3,6 +3,7 @@
 // Events are appended straight into the server's ledger (as the domain
 // services would write them) so that the views are tested on their own.
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -315,6 +316,30 @@ TEST_F(ProjectionEntityTest, ErasedPatientLeavesBothViews) {
   ListComplaintsRequest breached;
   breached.set_filter(ListComplaintsRequest::FILTER_BREACHED);
   EXPECT_TRUE(Ids(Complaints(breached, receipt->position)).empty());
+}
+
+TEST_F(ProjectionEntityTest, NoPlaintextInTheDataDirectory) {
+  const uint64_t last = Script();
+  ListAppointmentsRequest by_patient;
+  by_patient.set_filter(ListAppointmentsRequest::FILTER_PATIENT);
+  by_patient.set_patient_id("pt-1");
+  ASSERT_EQ(Appointments(by_patient, last).appointments_size(), 2);
+  ListComplaintsRequest c;
+  c.set_filter(ListComplaintsRequest::FILTER_PATIENT);
+  c.set_patient_id("pt-1");
+  ASSERT_EQ(Complaints(c, last).complaints_size(), 1);
+  server_->Shutdown();
+  server_.reset();
+  int files = 0;
+  for (const auto& f : carelog::testing::ListFilesRecursive(config_.data_dir)) {
+    std::ifstream in(f, std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(in)),
+                            std::istreambuf_iterator<char>());
+    ++files;
+    for (const char* m : {"bring prior ECG", "waited two hours", "cardiology"})
+      EXPECT_EQ(bytes.find(m), std::string::npos) << m << " in " << f;
+  }
+  EXPECT_GT(files, 3);
 }
 
 TEST_F(ProjectionEntityTest, RebuildEqualsLive) {
