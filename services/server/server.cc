@@ -258,9 +258,14 @@ absl::StatusOr<std::unique_ptr<CarelogServer>> CarelogServer::Start(const Server
   builder.SetMaxSendMessageSize(config.max_message_bytes);
   builder.RegisterService(impl->ledger_service.get());
   projections::WorkerOptions wo;
-  wo.on_progress = [m](const projections::WorkerStatus& s) {
-    m->SetProjection(s.name, s.position, s.head > s.position ? s.head - s.position : 0,
-                     s.state == projections::WorkerStatus::State::kFailed);
+  std::shared_ptr<JsonLog> plog = impl->log;
+  wo.on_progress = [m, plog](const projections::WorkerStatus& s) {
+    const bool failed = s.state == projections::WorkerStatus::State::kFailed;
+    m->SetProjection(s.name, s.position, s.head > s.position ? s.head - s.position : 0, failed);
+    // Reported once: a failed worker commits no more pages.
+    if (failed)
+      plog->Error("projection_failed",
+                  {{"projection", s.name}, {"failed_position", s.failed_position}, {"error", s.error}});
   };
   auto views = projections::Projections::Open(impl->ledger.get(), wo);
   if (!views.ok()) return views.status();
