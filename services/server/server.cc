@@ -18,6 +18,8 @@
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
+#include "services/domain/command_runner.h"
+#include "services/domain/registry.h"
 #include "services/ledger/ledger_service.h"
 #include "services/projections/projections.h"
 #include "services/projections/query_service.h"
@@ -125,6 +127,8 @@ class CarelogServer::Impl {
   std::unique_ptr<projections::Projections> projections;
   std::unique_ptr<projections::QueryServiceImpl> query_service;
   std::unique_ptr<VerifiableLedgerServiceImpl> verifiable_service;
+  std::unique_ptr<CommandRunner> runner;
+  DomainServices domain;
   std::unique_ptr<grpc::Server> server;
   uint64_t metrics_listener = 0;
   int port = 0;
@@ -168,6 +172,8 @@ class CarelogServer::Impl {
     query_service.reset();
     projections.reset();
     verifiable_service.reset();
+    domain.services.clear();
+    runner.reset();
     executor.reset();
     ledger.reset();
   }
@@ -277,6 +283,10 @@ absl::StatusOr<std::unique_ptr<CarelogServer>> CarelogServer::Start(const Server
   impl->verifiable_service = std::make_unique<VerifiableLedgerServiceImpl>(impl->ledger.get(), impl->auth.get(),
                                                                            impl->access.get(), impl->executor.get());
   builder.RegisterService(impl->verifiable_service.get());
+  impl->runner = std::make_unique<CommandRunner>(impl->ledger.get(), impl->executor.get(), impl->auth.get(),
+                                                 impl->access.get(), impl->log);
+  impl->domain = MakeDomainServices(impl->runner.get());
+  for (auto& svc : impl->domain.services) builder.RegisterService(svc.get());
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
   interceptors.push_back(m->InterceptorFactory(impl->log));
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
@@ -289,6 +299,7 @@ absl::StatusOr<std::unique_ptr<CarelogServer>> CarelogServer::Start(const Server
     health->SetServingStatus("carelog.v1.LedgerService", true);
     health->SetServingStatus("carelog.v1.QueryService", true);
     health->SetServingStatus("carelog.v1.VerifiableLedgerService", true);
+    for (const auto& name : impl->domain.names) health->SetServingStatus(name, true);
   }
   const storage::Head head = impl->ledger->GetHead();
   impl->log->Info("server_started", {{"listen", config.listen},
