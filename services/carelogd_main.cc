@@ -75,7 +75,13 @@ int main(int argc, char** argv) {
                     ->default_str(std::to_string(defaults.drain_seconds));
   auto* subs = app.add_option("--max-subscriptions", flags.max_subscriptions, "open Subscribe streams at most")
                    ->default_str(std::to_string(defaults.max_subscriptions));
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // CLI11's own exit codes (106, 109, ...) are not ours: --help exits 0,
+    // every real parse error is a bad configuration (2).
+    return app.exit(e) == 0 ? 0 : 2;
+  }
 
   ServerConfig config;
   if (!config_file.empty()) {

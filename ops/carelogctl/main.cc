@@ -187,7 +187,13 @@ int main(int argc, char** argv) {
   carelog::ctl::RegisterKeysCommands(*keys, &ops_commands, &json);
   carelog::ctl::RegisterEraseCommands(app, &ops_commands, &json);
 
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // CLI11's own exit codes (106, 109, ...) are not ours: --help exits 0,
+    // every real parse error is a usage error.
+    return app.exit(e) == 0 ? kExitOk : kExitUsage;
+  }
   if (int rc = 0; ops_commands.RunParsed(&rc)) return rc;
 
   if (keys_gen->parsed()) {
