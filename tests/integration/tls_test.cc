@@ -175,13 +175,11 @@ TEST_F(ServerTransportRuleTest, LoopbackAddressesAreRecognised) {
   EXPECT_FALSE(services::IsLoopbackAddress("carelog.example:50051"));
 }
 
-// Known gap, kept as a reproducer: IsLoopbackAddress() treats any listen
-// address that starts with "127." as loopback, including host names such as
-// "127.example.net:50051", which resolve wherever DNS says — so plaintext (and
-// dev_mode) could be served off loopback. Enable once the check parses the host
-// as an IP address.
+// Regression: IsLoopbackAddress() once treated any listen address starting
+// with "127." as loopback, including host names such as "127.example.net",
+// which resolve wherever DNS says — plaintext (and dev_mode) off loopback.
 TEST_F(ServerTransportRuleTest,
-       DISABLED_HostNameThatMerelyStartsWith127IsNotLoopback) {
+       HostNameThatMerelyStartsWith127IsNotLoopback) {
   EXPECT_FALSE(services::IsLoopbackAddress("127.example.net:50051"));
   config_.listen = "127.example.net:50051";
   EXPECT_THAT(services::ValidateConfig(config_),
