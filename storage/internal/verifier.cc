@@ -1,6 +1,8 @@
 #include "storage/internal/verifier.h"
 
+#include <algorithm>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -14,6 +16,8 @@ namespace carelog::storage::internal {
 namespace {
 
 constexpr size_t kIndexBatch = 512;
+constexpr uint64_t kParallelVerifyMinEvents = 65536;
+constexpr uint64_t kMaxVerifyThreads = 4;
 
 VerifyReport Bad(VerifyReport r, uint64_t position, VerifyProblem problem,
                  absl::string_view detail) {
@@ -85,6 +89,92 @@ class IndexChecker {
   std::vector<uint64_t> positions_;
 };
 
+struct SpanResult {
+  absl::Status io;   // an I/O error (not corruption)
+  uint64_t bad = 0;  // first bad position, 0 if none
+  VerifyProblem problem = VerifyProblem::kNone;
+  std::string detail;
+  uint64_t last = 0;  // last position checked
+  Digest last_hash{};
+  uint64_t count = 0;
+};
+
+// Checks the chain and stream index over [from, to] (stops early at a gap or
+// at the end of the log), starting from `prev`, the hash of from-1.
+SpanResult ScanSpan(const Db& db, const rocksdb::ReadOptions& ro, uint64_t from,
+                    uint64_t to, Digest prev) {
+  SpanResult out;
+  auto fail = [&out](uint64_t pos, VerifyProblem p, absl::string_view d) {
+    out.bad = pos;
+    out.problem = p;
+    out.detail = std::string(d);
+    return out;
+  };
+  IndexChecker index(db, ro);
+  uint64_t bad = 0;
+  VerifyProblem problem = VerifyProblem::kNone;
+  std::string detail;
+  uint64_t expect = from;
+
+  std::unique_ptr<rocksdb::Iterator> it(db.db->NewIterator(ro, db.events));
+  for (it->Seek(PositionKey(from)); it->Valid(); it->Next()) {
+    auto pos = DecodePositionKey(
+        absl::string_view(it->key().data(), it->key().size()));
+    if (!pos.ok()) {
+      if (!index.Flush(&bad, &problem, &detail))
+        return fail(bad, problem, detail);
+      return fail(expect, VerifyProblem::kMalformedRecord,
+                  "event key malformed");
+    }
+    if (*pos > to)
+      break;
+    if (*pos != expect) {
+      if (!index.Flush(&bad, &problem, &detail))
+        return fail(bad, problem, detail);
+      return fail(expect, VerifyProblem::kGap,
+                  absl::StrCat("next stored position is ", *pos));
+    }
+    auto rv = ParseRecordView(
+        absl::string_view(it->value().data(), it->value().size()));
+    VerifyProblem chain_problem = VerifyProblem::kNone;
+    std::string chain_detail;
+    if (!rv.ok()) {
+      chain_problem = VerifyProblem::kMalformedRecord;
+      chain_detail = std::string(rv.status().message());
+    } else if (rv->position != expect) {
+      chain_problem = VerifyProblem::kPositionMismatch;
+      chain_detail = absl::StrCat("record claims position ", rv->position);
+    } else if (!crypto::DigestEquals(
+                   crypto::ChainHash(prev, rv->header, rv->ciphertext),
+                   rv->chain_hash)) {
+      chain_problem = VerifyProblem::kHashMismatch;
+      chain_detail = "stored hash does not recompute";
+    }
+    if (chain_problem != VerifyProblem::kNone) {
+      if (!index.Flush(&bad, &problem, &detail))
+        return fail(bad, problem, detail);
+      return fail(expect, chain_problem, chain_detail);
+    }
+    index.Add(rv->stream_id, rv->stream_version, expect);
+    if (index.Full() && !index.Flush(&bad, &problem, &detail)) {
+      return fail(bad, problem, detail);
+    }
+    prev = rv->chain_hash;
+    out.last = expect;
+    out.last_hash = prev;
+    ++out.count;
+    ++expect;
+  }
+  if (!it->status().ok()) {
+    out.io = FromRocks(it->status(), "scanning events");
+    return out;
+  }
+  if (!index.Flush(&bad, &problem, &detail))
+    return fail(bad, problem, detail);
+
+  return out;
+}
+
 }  // namespace
 
 VerifyReport VerifyRange(const Db& db, uint64_t from, uint64_t to,
@@ -136,66 +226,84 @@ VerifyReport VerifyRange(const Db& db, uint64_t from, uint64_t to,
   }
   report.verified_head = Head{from - 1, prev};
 
-  IndexChecker index(db, ro);
-  uint64_t bad = 0;
-  VerifyProblem problem = VerifyProblem::kNone;
-  std::string detail;
-  uint64_t expect = from;
+  // Large ranges are checked in parallel spans: each span starts from the
+  // stored hash of the event before it, which the previous span recomputes
+  // and compares — so the split checks exactly what one pass would.
+  std::vector<std::pair<uint64_t, uint64_t>> spans;
+  const uint64_t hw = std::max(1u, std::thread::hardware_concurrency());
+  if (to != UINT64_MAX && to >= from &&
+      to - from + 1 >= kParallelVerifyMinEvents && hw > 1) {
+    const uint64_t n = std::min<uint64_t>(hw, kMaxVerifyThreads);
+    const uint64_t per = (to - from + 1) / n;
+    uint64_t s0 = from;
+    for (uint64_t k = 0; k < n; ++k) {
+      const uint64_t e = (k + 1 == n) ? to : s0 + per - 1;
+      spans.emplace_back(s0, e);
+      s0 = e + 1;
+    }
+  } else {
+    spans.emplace_back(from, to);
+  }
+  std::vector<SpanResult> results(spans.size());
+  std::vector<std::thread> workers;
+  for (size_t k = 1; k < spans.size(); ++k) {
+    workers.emplace_back([&, k] {
+      Digest anchor{};
+      SpanResult& r = results[k];
+      std::string v;
+      rocksdb::Status s =
+          db.db->Get(ro, db.events, PositionKey(spans[k].first - 1), &v);
+      if (!s.ok()) {
+        r.bad = spans[k].first - 1;
+        r.problem = s.IsNotFound() ? VerifyProblem::kGap
+                                   : VerifyProblem::kMalformedRecord;
+        r.detail = "span anchor unreadable";
+        return;
+      }
+      auto rv = ParseRecordView(v);
+      if (!rv.ok()) {
+        r.bad = spans[k].first - 1;
+        r.problem = VerifyProblem::kMalformedRecord;
+        r.detail = std::string(rv.status().message());
+        return;
+      }
+      anchor = rv->chain_hash;
+      r = ScanSpan(db, ro, spans[k].first, spans[k].second, anchor);
+    });
+  }
+  results[0] = ScanSpan(db, ro, spans[0].first, spans[0].second, prev);
+  for (auto& w : workers)
+    w.join();
 
-  std::unique_ptr<rocksdb::Iterator> it(db.db->NewIterator(ro, db.events));
-  for (it->Seek(PositionKey(from)); it->Valid(); it->Next()) {
-    auto pos = DecodePositionKey(
-        absl::string_view(it->key().data(), it->key().size()));
-    if (!pos.ok()) {
-      if (!index.Flush(&bad, &problem, &detail))
-        return Bad(report, bad, problem, detail);
-      return Bad(report, expect, VerifyProblem::kMalformedRecord,
-                 "event key malformed");
+  uint64_t expect = from;
+  for (size_t k = 0; k < results.size(); ++k) {
+    const SpanResult& r = results[k];
+    if (!r.io.ok()) {
+      report.status = r.io;
+      return report;
     }
-    if (*pos > to)
+    if (r.bad != 0)
+      return Bad(report, r.bad, r.problem, r.detail);
+    report.events_checked += r.count;
+    if (r.count > 0) {
+      prev = r.last_hash;
+      report.verified_head = Head{r.last, prev};
+      expect = r.last + 1;
+    }
+    // A span that ended early: either a hole (events follow — a gap, as one
+    // pass would report it) or the log ends here (the head checks below
+    // report the truncation, as one pass would).
+    if (k + 1 < results.size() && expect != spans[k + 1].first) {
+      std::unique_ptr<rocksdb::Iterator> next(
+          db.db->NewIterator(ro, db.events));
+      next->Seek(PositionKey(expect));
+      if (next->Valid()) {
+        return Bad(report, expect, VerifyProblem::kGap,
+                   "events missing inside the range");
+      }
       break;
-    if (*pos != expect) {
-      if (!index.Flush(&bad, &problem, &detail))
-        return Bad(report, bad, problem, detail);
-      return Bad(report, expect, VerifyProblem::kGap,
-                 absl::StrCat("next stored position is ", *pos));
     }
-    auto rv = ParseRecordView(
-        absl::string_view(it->value().data(), it->value().size()));
-    VerifyProblem chain_problem = VerifyProblem::kNone;
-    std::string chain_detail;
-    if (!rv.ok()) {
-      chain_problem = VerifyProblem::kMalformedRecord;
-      chain_detail = std::string(rv.status().message());
-    } else if (rv->position != expect) {
-      chain_problem = VerifyProblem::kPositionMismatch;
-      chain_detail = absl::StrCat("record claims position ", rv->position);
-    } else if (!crypto::DigestEquals(
-                   crypto::ChainHash(prev, rv->header, rv->ciphertext),
-                   rv->chain_hash)) {
-      chain_problem = VerifyProblem::kHashMismatch;
-      chain_detail = "stored hash does not recompute";
-    }
-    if (chain_problem != VerifyProblem::kNone) {
-      if (!index.Flush(&bad, &problem, &detail))
-        return Bad(report, bad, problem, detail);
-      return Bad(report, expect, chain_problem, chain_detail);
-    }
-    index.Add(rv->stream_id, rv->stream_version, expect);
-    if (index.Full() && !index.Flush(&bad, &problem, &detail)) {
-      return Bad(report, bad, problem, detail);
-    }
-    prev = rv->chain_hash;
-    report.verified_head = Head{expect, prev};
-    ++report.events_checked;
-    ++expect;
   }
-  if (!it->status().ok()) {
-    report.status = FromRocks(it->status(), "scanning events");
-    return report;
-  }
-  if (!index.Flush(&bad, &problem, &detail))
-    return Bad(report, bad, problem, detail);
 
   const uint64_t last = expect - 1;
   if (to_head) {
