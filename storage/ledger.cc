@@ -243,7 +243,8 @@ namespace {
 
 Digest Fingerprint(crypto::KeyRing& ring, const AppendRequest& request) {
   if (!request.fingerprint_material.empty()) {
-    return ring.Mac("command-fingerprint/material", request.fingerprint_material);
+    return ring.Mac("command-fingerprint/material",
+                    request.fingerprint_material);
   }
   return ring.Mac("command-fingerprint", CanonicalCommandBytes(request));
 }
@@ -503,10 +504,12 @@ absl::StatusOr<AppendResult> FindCommittedWith(const Ledger::Impl& impl,
   if (s.IsNotFound()) {
     return absl::NotFoundError(absl::StrCat("no command ", command_id));
   }
-  if (!s.ok()) return FromRocks(s, "reading command record");
+  if (!s.ok())
+    return FromRocks(s, "reading command record");
   Digest fp{};
   auto prior = DecodeCommandRecord(stored, &fp);
-  if (!prior.ok()) return prior.status();
+  if (!prior.ok())
+    return prior.status();
   if (!crypto::DigestEquals(fp, fingerprint)) {
     return absl::AlreadyExistsError(
         absl::StrCat("command id ", command_id,

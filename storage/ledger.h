@@ -195,7 +195,8 @@ class Ledger {
   // true) if a command with this id and the same fingerprint exists.
   // Errors: NOT_FOUND if the id is unused; ALREADY_EXISTS if it was used for
   // a different command; INVALID_ARGUMENT for a malformed command id.
-  absl::StatusOr<AppendResult> FindCommitted(const AppendRequest& request) const;
+  absl::StatusOr<AppendResult> FindCommitted(
+      const AppendRequest& request) const;
 
   // Opens an event's payload with its key. Errors: DATA_LOSS if it fails to
   // authenticate (tampered or moved); FAILED_PRECONDITION if the subject's key

@@ -7,8 +7,9 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "crypto/hash.h"
 #include "grpcpp/alarm.h"
+
+#include "crypto/hash.h"
 #include "services/server/grpc_status.h"
 #include "storage/validation.h"
 
@@ -16,7 +17,8 @@ namespace carelog::services {
 
 using carelog::v1::SubscribeResponse;
 
-void ToEnvelope(const storage::StoredEvent& event, carelog::v1::EventEnvelope* out) {
+void ToEnvelope(const storage::StoredEvent& event,
+                carelog::v1::EventEnvelope* out) {
   auto* h = out->mutable_header();
   const storage::EventHeader& e = event.header;
   h->set_position(e.position);
@@ -25,11 +27,14 @@ void ToEnvelope(const storage::StoredEvent& event, carelog::v1::EventEnvelope* o
   h->set_event_type(e.event_type);
   h->set_recorded_at_micros(e.recorded_at_micros);
   h->set_subject_id(e.subject_id);
-  h->set_key_class(static_cast<carelog::v1::KeyClass>(static_cast<int>(e.key_class)));
+  h->set_key_class(
+      static_cast<carelog::v1::KeyClass>(static_cast<int>(e.key_class)));
   h->set_command_id(e.command_id);
-  h->set_event_id(reinterpret_cast<const char*>(e.event_id.data()), e.event_id.size());
+  h->set_event_id(reinterpret_cast<const char*>(e.event_id.data()),
+                  e.event_id.size());
   h->set_nonce(reinterpret_cast<const char*>(e.nonce.data()), e.nonce.size());
-  out->set_chain_hash(reinterpret_cast<const char*>(event.chain_hash.data()), event.chain_hash.size());
+  out->set_chain_hash(reinterpret_cast<const char*>(event.chain_hash.data()),
+                      event.chain_hash.size());
   out->set_ciphertext_size(static_cast<uint32_t>(event.ciphertext.size()));
   const crypto::Digest d = crypto::Blake2b256(event.ciphertext);
   out->set_ciphertext_digest(reinterpret_cast<const char*>(d.data()), d.size());
@@ -41,16 +46,20 @@ constexpr size_t kSubscribePage = 256;
 constexpr size_t kMaxPendingMessages = 512;
 constexpr size_t kMaxEventTypesFilter = 64;
 
-absl::StatusOr<uint32_t> PageSize(uint32_t requested, const LedgerServiceOptions& o) {
-  if (requested == 0) return o.default_page;
+absl::StatusOr<uint32_t> PageSize(uint32_t requested,
+                                  const LedgerServiceOptions& o) {
+  if (requested == 0)
+    return o.default_page;
   if (requested > o.max_page) {
-    return absl::InvalidArgumentError(absl::StrCat("max_count: at most ", o.max_page));
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_count: at most ", o.max_page));
   }
   return requested;
 }
 
 void FillPage(const storage::ReadPage& page, carelog::v1::ReadResponse* resp) {
-  for (const auto& e : page.events) ToEnvelope(e, resp->add_events());
+  for (const auto& e : page.events)
+    ToEnvelope(e, resp->add_events());
   resp->set_next(page.next);
 }
 
@@ -59,17 +68,21 @@ void FillPage(const storage::ReadPage& page, carelog::v1::ReadResponse* resp) {
 // One Subscribe call. Lifetime: reference-counted — one reference for gRPC
 // (dropped in OnDone), one per scheduled pump task and one for the armed
 // checkpoint alarm; the last one deletes the reactor.
-class SubscribeReactor final : public grpc::ServerWriteReactor<SubscribeResponse> {
+class SubscribeReactor final
+    : public grpc::ServerWriteReactor<SubscribeResponse> {
  public:
   SubscribeReactor(LedgerServiceImpl* svc, carelog::v1::SubscribeRequest req)
       : svc_(svc), req_(std::move(req)) {
     next_ = req_.from_position() == 0 ? 1 : req_.from_position();
-    uint32_t ms = req_.checkpoint_interval_ms() == 0 ? 5000 : std::max<uint32_t>(100, req_.checkpoint_interval_ms());
+    uint32_t ms = req_.checkpoint_interval_ms() == 0
+                      ? 5000
+                      : std::max<uint32_t>(100, req_.checkpoint_interval_ms());
     interval_ = absl::Milliseconds(ms);
   }
 
   void Start() {
-    listener_id_ = svc_->ledger_->AddCommitListener([this](const storage::CommitInfo&) { Wake(); });
+    listener_id_ = svc_->ledger_->AddCommitListener(
+        [this](const storage::CommitInfo&) { Wake(); });
     absl::MutexLock l(&mu_);
     SchedulePumpLocked();
     ArmAlarmLocked();
@@ -84,10 +97,12 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<SubscribeResponse
     absl::MutexLock l(&mu_);
     writing_ = false;
     if (!ok) {
-      FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE, "subscriber stream closed"));
+      FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                "subscriber stream closed"));
       return;
     }
-    if (!pending_.empty()) pending_.pop_front();
+    if (!pending_.empty())
+      pending_.pop_front();
     if (finish_requested_) {
       FinishLocked(final_status_);
       return;
@@ -101,11 +116,13 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<SubscribeResponse
 
   void OnCancel() override {
     absl::MutexLock l(&mu_);
-    FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "subscription cancelled"));
+    FinishLocked(
+        grpc::Status(grpc::StatusCode::CANCELLED, "subscription cancelled"));
   }
 
   void OnDone() override {
-    svc_->ledger_->RemoveCommitListener(listener_id_);  // no Wake() after this returns
+    svc_->ledger_->RemoveCommitListener(
+        listener_id_);  // no Wake() after this returns
     svc_->Unregister(this);
     Unref();
   }
@@ -116,11 +133,13 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<SubscribeResponse
   void Wake() {
     absl::MutexLock l(&mu_);
     dirty_ = true;
-    if (!writing_ && pending_.empty()) SchedulePumpLocked();
+    if (!writing_ && pending_.empty())
+      SchedulePumpLocked();
   }
 
   void SchedulePumpLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (pump_scheduled_ || finished_) return;
+    if (pump_scheduled_ || finished_)
+      return;
     pump_scheduled_ = true;
     ++refs_;
     absl::Status s = svc_->executor_->Submit([this] { Pump(); });
@@ -132,10 +151,14 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<SubscribeResponse
   }
 
   bool Matches(const storage::StoredEvent& e) const {
-    if (!req_.stream_prefix().empty() && !absl::StartsWith(e.header.stream_id, req_.stream_prefix())) return false;
-    if (req_.event_types_size() == 0) return true;
+    if (!req_.stream_prefix().empty() &&
+        !absl::StartsWith(e.header.stream_id, req_.stream_prefix()))
+      return false;
+    if (req_.event_types_size() == 0)
+      return true;
     for (const auto& t : req_.event_types()) {
-      if (t == e.header.event_type) return true;
+      if (t == e.header.event_type)
+        return true;
     }
     return false;
   }
@@ -161,7 +184,8 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<SubscribeResponse
     absl::Status error;
     bool caught_up = false;
     uint64_t head = svc_->ledger_->GetHead().position;
-    for (int pages = 0; pages < 4 && out.size() < kMaxPendingMessages; ++pages) {
+    for (int pages = 0; pages < 4 && out.size() < kMaxPendingMessages;
+         ++pages) {
       if (cursor > head) {
         caught_up = true;
         break;
@@ -176,7 +200,8 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<SubscribeResponse
         break;
       }
       for (const auto& e : page->events) {
-        if (e.header.position > head) break;  // stay behind the head we looked at
+        if (e.header.position > head)
+          break;  // stay behind the head we looked at
         cursor = e.header.position + 1;
         if (Matches(e)) {
           SubscribeResponse r;
@@ -193,7 +218,8 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<SubscribeResponse
       return;
     }
     next_ = cursor;
-    for (auto& r : out) pending_.push_back(std::move(r));
+    for (auto& r : out)
+      pending_.push_back(std::move(r));
     if (caught_up && !caught_up_sent_) {
       caught_up_sent_ = true;
       SubscribeResponse r;
@@ -203,28 +229,33 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<SubscribeResponse
     if (!writing_ && !pending_.empty()) {
       WriteNextLocked();
     } else if (pending_.empty() && (dirty_ || !caught_up)) {
-      SchedulePumpLocked();  // everything read was filtered out, or a commit arrived meanwhile
+      SchedulePumpLocked();  // everything read was filtered out, or a commit
+                             // arrived meanwhile
     }
     UnrefLocked();
   }
 
   void WriteNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (finished_ || writing_ || pending_.empty()) return;
+    if (finished_ || writing_ || pending_.empty())
+      return;
     writing_ = true;
     sent_since_alarm_ = true;
     StartWrite(&pending_.front());
   }
 
   void ArmAlarmLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (finished_) return;
+    if (finished_)
+      return;
     ++refs_;
-    alarm_.Set(absl::ToChronoTime(absl::Now() + interval_), [this](bool ok) { OnAlarm(ok); });
+    alarm_.Set(absl::ToChronoTime(absl::Now() + interval_),
+               [this](bool ok) { OnAlarm(ok); });
   }
 
   void OnAlarm(bool ok) {
     absl::MutexLock l(&mu_);
     if (ok && !finished_) {
-      if (!sent_since_alarm_ && caught_up_sent_ && pending_.empty() && !writing_) {
+      if (!sent_since_alarm_ && caught_up_sent_ && pending_.empty() &&
+          !writing_) {
         SubscribeResponse r;
         r.mutable_checkpoint()->set_position(svc_->ledger_->GetHead().position);
         pending_.push_back(std::move(r));
@@ -236,8 +267,10 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<SubscribeResponse
     UnrefLocked();
   }
 
-  void FinishLocked(const grpc::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (finished_) return;
+  void FinishLocked(const grpc::Status& status)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finished_)
+      return;
     if (writing_) {  // finish after the outstanding write completes
       finish_requested_ = true;
       final_status_ = status;
@@ -249,7 +282,8 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<SubscribeResponse
   }
 
   void UnrefLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (--refs_ == 0) delete_after_unlock_ = true;
+    if (--refs_ == 0)
+      delete_after_unlock_ = true;
   }
 
   void Unref() {
@@ -259,7 +293,8 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<SubscribeResponse
       UnrefLocked();
       del = delete_after_unlock_;
     }
-    if (del) delete this;
+    if (del)
+      delete this;
   }
 
   LedgerServiceImpl* const svc_;
@@ -283,8 +318,10 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<SubscribeResponse
   bool delete_after_unlock_ ABSL_GUARDED_BY(mu_) = false;
 };
 
-LedgerServiceImpl::LedgerServiceImpl(storage::Ledger* ledger, const Authenticator* auth,
-                                     const AccessEnforcer* access, Executor* executor, ServerMetrics* metrics,
+LedgerServiceImpl::LedgerServiceImpl(storage::Ledger* ledger,
+                                     const Authenticator* auth,
+                                     const AccessEnforcer* access,
+                                     Executor* executor, ServerMetrics* metrics,
                                      LedgerServiceOptions options)
     : ledger_(ledger),
       auth_(auth),
@@ -295,18 +332,21 @@ LedgerServiceImpl::LedgerServiceImpl(storage::Ledger* ledger, const Authenticato
 
 LedgerServiceImpl::~LedgerServiceImpl() = default;
 
-absl::StatusOr<RequestContext> LedgerServiceImpl::Admit(grpc::CallbackServerContext* ctx,
-                                                        const char* action) const {
+absl::StatusOr<RequestContext> LedgerServiceImpl::Admit(
+    grpc::CallbackServerContext* ctx, const char* action) const {
   auto rc = auth_->Authenticate(*ctx);
-  if (!rc.ok()) return rc.status();
-  auto decision = access_->Check(*rc, AccessRequest{kResourceLedger, action, ""});
-  if (!decision.ok()) return decision.status();
+  if (!rc.ok())
+    return rc.status();
+  auto decision =
+      access_->Check(*rc, AccessRequest{kResourceLedger, action, ""});
+  if (!decision.ok())
+    return decision.status();
   return rc;
 }
 
-grpc::ServerUnaryReactor* LedgerServiceImpl::GetHead(grpc::CallbackServerContext* ctx,
-                                                     const carelog::v1::GetHeadRequest*,
-                                                     carelog::v1::LedgerHead* resp) {
+grpc::ServerUnaryReactor* LedgerServiceImpl::GetHead(
+    grpc::CallbackServerContext* ctx, const carelog::v1::GetHeadRequest*,
+    carelog::v1::LedgerHead* resp) {
   auto* reactor = ctx->DefaultReactor();
   auto rc = Admit(ctx, kActionRead);
   if (!rc.ok()) {
@@ -315,21 +355,23 @@ grpc::ServerUnaryReactor* LedgerServiceImpl::GetHead(grpc::CallbackServerContext
   }
   const storage::Head head = ledger_->GetHead();  // in memory: no disk work
   resp->set_position(head.position);
-  resp->set_chain_hash(reinterpret_cast<const char*>(head.chain_hash.data()), head.chain_hash.size());
+  resp->set_chain_hash(reinterpret_cast<const char*>(head.chain_hash.data()),
+                       head.chain_hash.size());
   reactor->Finish(grpc::Status::OK);
   return reactor;
 }
 
-grpc::ServerUnaryReactor* LedgerServiceImpl::ReadStream(grpc::CallbackServerContext* ctx,
-                                                        const carelog::v1::ReadStreamRequest* req,
-                                                        carelog::v1::ReadResponse* resp) {
+grpc::ServerUnaryReactor* LedgerServiceImpl::ReadStream(
+    grpc::CallbackServerContext* ctx, const carelog::v1::ReadStreamRequest* req,
+    carelog::v1::ReadResponse* resp) {
   auto* reactor = ctx->DefaultReactor();
   auto rc = Admit(ctx, kActionRead);
   if (!rc.ok()) {
     reactor->Finish(ToGrpcStatus(rc.status()));
     return reactor;
   }
-  if (auto s = storage::ValidateStreamId(req->stream_id(), "stream_id"); !s.ok()) {
+  if (auto s = storage::ValidateStreamId(req->stream_id(), "stream_id");
+      !s.ok()) {
     reactor->Finish(ToGrpcStatus(s));
     return reactor;
   }
@@ -344,8 +386,10 @@ grpc::ServerUnaryReactor* LedgerServiceImpl::ReadStream(grpc::CallbackServerCont
       reactor->Finish(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled"));
       return;
     }
-    auto page = ledger_->ReadStream(req->stream_id(), req->from_version(), count,
-                                    req->backwards() ? storage::Direction::kBackward : storage::Direction::kForward);
+    auto page =
+        ledger_->ReadStream(req->stream_id(), req->from_version(), count,
+                            req->backwards() ? storage::Direction::kBackward
+                                             : storage::Direction::kForward);
     if (!page.ok()) {
       reactor->Finish(ToGrpcStatus(page.status()));
       return;
@@ -353,13 +397,14 @@ grpc::ServerUnaryReactor* LedgerServiceImpl::ReadStream(grpc::CallbackServerCont
     FillPage(*page, resp);
     reactor->Finish(grpc::Status::OK);
   });
-  if (!s.ok()) reactor->Finish(ToGrpcStatus(s));
+  if (!s.ok())
+    reactor->Finish(ToGrpcStatus(s));
   return reactor;
 }
 
-grpc::ServerUnaryReactor* LedgerServiceImpl::ReadAll(grpc::CallbackServerContext* ctx,
-                                                     const carelog::v1::ReadAllRequest* req,
-                                                     carelog::v1::ReadResponse* resp) {
+grpc::ServerUnaryReactor* LedgerServiceImpl::ReadAll(
+    grpc::CallbackServerContext* ctx, const carelog::v1::ReadAllRequest* req,
+    carelog::v1::ReadResponse* resp) {
   auto* reactor = ctx->DefaultReactor();
   auto rc = Admit(ctx, kActionRead);
   if (!rc.ok()) {
@@ -377,8 +422,10 @@ grpc::ServerUnaryReactor* LedgerServiceImpl::ReadAll(grpc::CallbackServerContext
       reactor->Finish(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled"));
       return;
     }
-    auto page = ledger_->ReadAll(req->from_position(), count,
-                                 req->backwards() ? storage::Direction::kBackward : storage::Direction::kForward);
+    auto page =
+        ledger_->ReadAll(req->from_position(), count,
+                         req->backwards() ? storage::Direction::kBackward
+                                          : storage::Direction::kForward);
     if (!page.ok()) {
       reactor->Finish(ToGrpcStatus(page.status()));
       return;
@@ -386,7 +433,8 @@ grpc::ServerUnaryReactor* LedgerServiceImpl::ReadAll(grpc::CallbackServerContext
     FillPage(*page, resp);
     reactor->Finish(grpc::Status::OK);
   });
-  if (!s.ok()) reactor->Finish(ToGrpcStatus(s));
+  if (!s.ok())
+    reactor->Finish(ToGrpcStatus(s));
   return reactor;
 }
 
@@ -400,16 +448,20 @@ class RefusedWriter final : public grpc::ServerWriteReactor<SubscribeResponse> {
 
 absl::Status ValidateSubscribe(const carelog::v1::SubscribeRequest& req) {
   if (!req.stream_prefix().empty()) {
-    if (auto s = storage::ValidateStreamId(req.stream_prefix(), "stream_prefix"); !s.ok()) return s;
+    if (auto s =
+            storage::ValidateStreamId(req.stream_prefix(), "stream_prefix");
+        !s.ok())
+      return s;
   }
   if (static_cast<size_t>(req.event_types_size()) > kMaxEventTypesFilter) {
-    return absl::InvalidArgumentError(absl::StrCat("event_types: at most ", kMaxEventTypesFilter, " entries"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "event_types: at most ", kMaxEventTypesFilter, " entries"));
   }
   for (int i = 0; i < req.event_types_size(); ++i) {
     const std::string& t = req.event_types(i);
     if (t.empty() || t.size() > storage::kMaxEventTypeBytes) {
-      return absl::InvalidArgumentError(absl::StrCat("event_types[", i, "]: 1..", storage::kMaxEventTypeBytes,
-                                                     " bytes"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "event_types[", i, "]: 1..", storage::kMaxEventTypeBytes, " bytes"));
     }
   }
   return absl::OkStatus();
@@ -417,23 +469,31 @@ absl::Status ValidateSubscribe(const carelog::v1::SubscribeRequest& req) {
 }  // namespace
 
 grpc::ServerWriteReactor<SubscribeResponse>* LedgerServiceImpl::Subscribe(
-    grpc::CallbackServerContext* ctx, const carelog::v1::SubscribeRequest* req) {
+    grpc::CallbackServerContext* ctx,
+    const carelog::v1::SubscribeRequest* req) {
   auto rc = Admit(ctx, kActionSubscribe);
-  if (!rc.ok()) return new RefusedWriter(ToGrpcStatus(rc.status()));
-  if (auto s = ValidateSubscribe(*req); !s.ok()) return new RefusedWriter(ToGrpcStatus(s));
+  if (!rc.ok())
+    return new RefusedWriter(ToGrpcStatus(rc.status()));
+  if (auto s = ValidateSubscribe(*req); !s.ok())
+    return new RefusedWriter(ToGrpcStatus(s));
   SubscribeReactor* reactor;
   {
     absl::MutexLock l(&mu_);
     if (shutting_down_) {
-      return new RefusedWriter(grpc::Status(grpc::StatusCode::UNAVAILABLE, "server is shutting down"));
+      return new RefusedWriter(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                            "server is shutting down"));
     }
-    if (subscriptions_.size() >= static_cast<size_t>(options_.max_subscriptions)) {
-      return new RefusedWriter(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                                            absl::StrCat("too many subscriptions (", options_.max_subscriptions, ")")));
+    if (subscriptions_.size() >=
+        static_cast<size_t>(options_.max_subscriptions)) {
+      return new RefusedWriter(
+          grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                       absl::StrCat("too many subscriptions (",
+                                    options_.max_subscriptions, ")")));
     }
     reactor = new SubscribeReactor(this, *req);
     subscriptions_.insert(reactor);
-    if (metrics_ != nullptr) metrics_->SetSubscriptions(static_cast<int64_t>(subscriptions_.size()));
+    if (metrics_ != nullptr)
+      metrics_->SetSubscriptions(static_cast<int64_t>(subscriptions_.size()));
   }
   reactor->Start();
   return reactor;
@@ -442,14 +502,16 @@ grpc::ServerWriteReactor<SubscribeResponse>* LedgerServiceImpl::Subscribe(
 void LedgerServiceImpl::Unregister(SubscribeReactor* r) {
   absl::MutexLock l(&mu_);
   subscriptions_.erase(r);
-  if (metrics_ != nullptr) metrics_->SetSubscriptions(static_cast<int64_t>(subscriptions_.size()));
+  if (metrics_ != nullptr)
+    metrics_->SetSubscriptions(static_cast<int64_t>(subscriptions_.size()));
 }
 
 void LedgerServiceImpl::Shutdown() {
   absl::MutexLock l(&mu_);
   shutting_down_ = true;
   for (SubscribeReactor* r : subscriptions_) {
-    r->FinishWith(grpc::Status(grpc::StatusCode::UNAVAILABLE, "server is shutting down"));
+    r->FinishWith(
+        grpc::Status(grpc::StatusCode::UNAVAILABLE, "server is shutting down"));
   }
 }
 

@@ -19,6 +19,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+
 #include "carelog/v1/ledger.grpc.pb.h"
 #include "services/server/access.h"
 #include "services/server/executor.h"
@@ -29,7 +30,8 @@
 namespace carelog::services {
 
 // The envelope (clear header + ciphertext digest) of a stored event.
-void ToEnvelope(const storage::StoredEvent& event, carelog::v1::EventEnvelope* out);
+void ToEnvelope(const storage::StoredEvent& event,
+                carelog::v1::EventEnvelope* out);
 
 struct LedgerServiceOptions {
   int max_subscriptions = 256;
@@ -39,29 +41,36 @@ struct LedgerServiceOptions {
 
 class SubscribeReactor;
 
-class LedgerServiceImpl final : public carelog::v1::LedgerService::CallbackService {
+class LedgerServiceImpl final
+    : public carelog::v1::LedgerService::CallbackService {
  public:
   // All pointers must outlive the service; `metrics` may be null.
-  LedgerServiceImpl(storage::Ledger* ledger, const Authenticator* auth, const AccessEnforcer* access,
-                    Executor* executor, ServerMetrics* metrics, LedgerServiceOptions options);
+  LedgerServiceImpl(storage::Ledger* ledger, const Authenticator* auth,
+                    const AccessEnforcer* access, Executor* executor,
+                    ServerMetrics* metrics, LedgerServiceOptions options);
   ~LedgerServiceImpl() override;
 
-  grpc::ServerUnaryReactor* GetHead(grpc::CallbackServerContext* ctx, const carelog::v1::GetHeadRequest* req,
+  grpc::ServerUnaryReactor* GetHead(grpc::CallbackServerContext* ctx,
+                                    const carelog::v1::GetHeadRequest* req,
                                     carelog::v1::LedgerHead* resp) override;
-  grpc::ServerUnaryReactor* ReadStream(grpc::CallbackServerContext* ctx,
-                                       const carelog::v1::ReadStreamRequest* req,
-                                       carelog::v1::ReadResponse* resp) override;
-  grpc::ServerUnaryReactor* ReadAll(grpc::CallbackServerContext* ctx, const carelog::v1::ReadAllRequest* req,
+  grpc::ServerUnaryReactor* ReadStream(
+      grpc::CallbackServerContext* ctx,
+      const carelog::v1::ReadStreamRequest* req,
+      carelog::v1::ReadResponse* resp) override;
+  grpc::ServerUnaryReactor* ReadAll(grpc::CallbackServerContext* ctx,
+                                    const carelog::v1::ReadAllRequest* req,
                                     carelog::v1::ReadResponse* resp) override;
   grpc::ServerWriteReactor<carelog::v1::SubscribeResponse>* Subscribe(
-      grpc::CallbackServerContext* ctx, const carelog::v1::SubscribeRequest* req) override;
+      grpc::CallbackServerContext* ctx,
+      const carelog::v1::SubscribeRequest* req) override;
 
   // Finishes all open subscriptions (UNAVAILABLE) and refuses new ones.
   void Shutdown();
 
  private:
   friend class SubscribeReactor;
-  absl::StatusOr<RequestContext> Admit(grpc::CallbackServerContext* ctx, const char* action) const;
+  absl::StatusOr<RequestContext> Admit(grpc::CallbackServerContext* ctx,
+                                       const char* action) const;
   void Unregister(SubscribeReactor* r);
 
   storage::Ledger* const ledger_;

@@ -9,19 +9,22 @@ namespace {
 constexpr char kBuiltinHash[] = "builtin-v1";
 }
 
-AccessDecision BuiltinPolicy::Decide(const RequestContext& ctx, const AccessRequest& req) const {
+AccessDecision BuiltinPolicy::Decide(const RequestContext& ctx,
+                                     const AccessRequest& req) const {
   AccessDecision d;
   d.policy_hash = kBuiltinHash;
-  const bool ledger_read = req.resource == kResourceLedger &&
-                           (req.action == kActionRead || req.action == kActionSubscribe) &&
-                           req.patient_id.empty();
+  const bool ledger_read =
+      req.resource == kResourceLedger &&
+      (req.action == kActionRead || req.action == kActionSubscribe) &&
+      req.patient_id.empty();
   if (ledger_read && (ctx.HasRole("ledger-admin") || ctx.HasRole("operator")) &&
       (ctx.purpose == "HOPERAT" || ctx.purpose == "HSYSADMIN")) {
     d.allowed = true;
     d.rules.push_back("builtin/ledger-operator-read");
     return d;
   }
-  if (ledger_read && ctx.HasRole("ledger-consumer") && ctx.purpose == "HOPERAT") {
+  if (ledger_read && ctx.HasRole("ledger-consumer") &&
+      ctx.purpose == "HOPERAT") {
     d.allowed = true;
     d.rules.push_back("builtin/ledger-consumer-subscribe");
     return d;
@@ -30,27 +33,31 @@ AccessDecision BuiltinPolicy::Decide(const RequestContext& ctx, const AccessRequ
   return d;
 }
 
-AccessEnforcer::AccessEnforcer(std::shared_ptr<const AccessPolicy> policy) : policy_(std::move(policy)) {}
+AccessEnforcer::AccessEnforcer(std::shared_ptr<const AccessPolicy> policy)
+    : policy_(std::move(policy)) {}
 
 void AccessEnforcer::SetPolicy(std::shared_ptr<const AccessPolicy> policy) {
   absl::MutexLock l(&mu_);
   policy_ = std::move(policy);
 }
 
-absl::StatusOr<AccessDecision> AccessEnforcer::Check(const RequestContext& ctx, const AccessRequest& req) const {
+absl::StatusOr<AccessDecision> AccessEnforcer::Check(
+    const RequestContext& ctx, const AccessRequest& req) const {
   std::shared_ptr<const AccessPolicy> policy;
   {
     absl::MutexLock l(&mu_);
     policy = policy_;
   }
   if (policy == nullptr) {
-    return absl::PermissionDeniedError("no access policy loaded: everything is denied");
+    return absl::PermissionDeniedError(
+        "no access policy loaded: everything is denied");
   }
   AccessDecision d = policy->Decide(ctx, req);
   if (!d.allowed) {
-    return absl::PermissionDeniedError(absl::StrCat(d.forbidden ? "forbidden" : "not permitted", ": ", req.action,
-                                                    " on ", req.resource, " (rule ", absl::StrJoin(d.rules, ", "),
-                                                    ")", d.hint.empty() ? "" : "; ", d.hint));
+    return absl::PermissionDeniedError(absl::StrCat(
+        d.forbidden ? "forbidden" : "not permitted", ": ", req.action, " on ",
+        req.resource, " (rule ", absl::StrJoin(d.rules, ", "), ")",
+        d.hint.empty() ? "" : "; ", d.hint));
   }
   return d;
 }

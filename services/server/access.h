@@ -20,11 +20,13 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+
 #include "services/server/request_context.h"
 
 namespace carelog::services {
 
-// Resources and actions known to the server today (the policy issue extends them).
+// Resources and actions known to the server today (the policy issue extends
+// them).
 inline constexpr char kResourceLedger[] = "ledger";
 inline constexpr char kActionRead[] = "read";
 inline constexpr char kActionSubscribe[] = "subscribe";
@@ -54,15 +56,18 @@ struct AccessDecision {
   std::vector<std::string> rules;
   std::vector<std::string> masked_fields;
   std::string policy_hash;
-  bool break_glass = false;  // allowed only through break-the-glass: flag for review
-  std::string hint;          // when not allowed: the nearest rule's missing condition (names rules only)
+  bool break_glass =
+      false;         // allowed only through break-the-glass: flag for review
+  std::string hint;  // when not allowed: the nearest rule's missing condition
+                     // (names rules only)
 };
 
 class AccessPolicy {
  public:
   virtual ~AccessPolicy() = default;
   // Pure: no I/O; safe for concurrent use.
-  virtual AccessDecision Decide(const RequestContext& ctx, const AccessRequest& req) const = 0;
+  virtual AccessDecision Decide(const RequestContext& ctx,
+                                const AccessRequest& req) const = 0;
 };
 
 // The minimal built-in rule set:
@@ -73,7 +78,8 @@ class AccessPolicy {
 //   builtin/default-deny: everything else.
 class BuiltinPolicy final : public AccessPolicy {
  public:
-  AccessDecision Decide(const RequestContext& ctx, const AccessRequest& req) const override;
+  AccessDecision Decide(const RequestContext& ctx,
+                        const AccessRequest& req) const override;
 };
 
 class AccessEnforcer {
@@ -82,7 +88,8 @@ class AccessEnforcer {
 
   // The decision for `req`. Errors: PERMISSION_DENIED naming the resource,
   // action and deciding rule(s) when not allowed.
-  absl::StatusOr<AccessDecision> Check(const RequestContext& ctx, const AccessRequest& req) const;
+  absl::StatusOr<AccessDecision> Check(const RequestContext& ctx,
+                                       const AccessRequest& req) const;
 
   void SetPolicy(std::shared_ptr<const AccessPolicy> policy);
 

@@ -39,7 +39,8 @@ struct ServerConfig {
   TlsConfig tls;
   std::vector<IssuerConfig> issuers;
   std::string audience = "carelog";
-  bool dev_mode = false;  // loopback only: a development token issuer in data_dir/dev-issuer
+  bool dev_mode = false;  // loopback only: a development token issuer in
+                          // data_dir/dev-issuer
   std::string policy_file;
   // Ed25519 seed file (64 hex chars, mode 0600) that signs ledger checkpoints.
   // Empty: dev mode creates data_dir/dev-issuer/checkpoint.key; otherwise no
@@ -65,7 +66,8 @@ struct ServerConfig {
 absl::StatusOr<ServerConfig> LoadConfigFile(const std::string& path);
 
 // Parses YAML text over `base` (same errors as LoadConfigFile).
-absl::StatusOr<ServerConfig> ParseConfig(absl::string_view yaml, ServerConfig base = {});
+absl::StatusOr<ServerConfig> ParseConfig(absl::string_view yaml,
+                                         ServerConfig base = {});
 
 // Checks the whole configuration: ranges, files named, and the transport rule
 // (plaintext only on loopback; dev_mode only on loopback; no issuer at all

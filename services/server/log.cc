@@ -5,6 +5,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+
 #include "spdlog/sinks/basic_file_sink.h"
 #include "spdlog/sinks/stdout_sinks.h"
 #include "spdlog/spdlog.h"
@@ -44,7 +45,8 @@ const char* Name(LogLevel l) {
   return "info";
 }
 
-std::shared_ptr<JsonLog> Make(std::shared_ptr<spdlog::logger> logger, absl::string_view level) {
+std::shared_ptr<JsonLog> Make(std::shared_ptr<spdlog::logger> logger,
+                              absl::string_view level) {
   logger->set_pattern("%v");
   logger->set_level(spdlog::level::from_str(std::string(level)));
   logger->flush_on(spdlog::level::info);
@@ -52,9 +54,11 @@ std::shared_ptr<JsonLog> Make(std::shared_ptr<spdlog::logger> logger, absl::stri
 }
 }  // namespace
 
-LogField::LogField(const char* k, double v) : key(k), value(absl::StrFormat("%.6g", v)), quoted(false) {}
+LogField::LogField(const char* k, double v)
+    : key(k), value(absl::StrFormat("%.6g", v)), quoted(false) {}
 
-JsonLog::JsonLog(std::shared_ptr<spdlog::logger> logger) : logger_(std::move(logger)) {}
+JsonLog::JsonLog(std::shared_ptr<spdlog::logger> logger)
+    : logger_(std::move(logger)) {}
 
 std::shared_ptr<JsonLog> JsonLog::Stderr(absl::string_view level) {
   // Not registered in spdlog's global registry: each JsonLog owns its logger.
@@ -62,7 +66,8 @@ std::shared_ptr<JsonLog> JsonLog::Stderr(absl::string_view level) {
   return Make(std::make_shared<spdlog::logger>("carelog", sink), level);
 }
 
-std::shared_ptr<JsonLog> JsonLog::File(const std::string& path, absl::string_view level) {
+std::shared_ptr<JsonLog> JsonLog::File(const std::string& path,
+                                       absl::string_view level) {
   auto sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>(path, false);
   return Make(std::make_shared<spdlog::logger>("carelog", sink), level);
 }
@@ -98,11 +103,15 @@ std::string JsonEscape(absl::string_view s) {
   return out;
 }
 
-void JsonLog::Log(LogLevel level, absl::string_view event, std::initializer_list<LogField> fields) {
-  if (!logger_->should_log(ToSpd(level))) return;
-  std::string line = absl::StrFormat(R"({"ts":"%s","level":"%s","event":"%s")",
-                                     absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", absl::Now(), absl::UTCTimeZone()),
-                                     Name(level), JsonEscape(event));
+void JsonLog::Log(LogLevel level, absl::string_view event,
+                  std::initializer_list<LogField> fields) {
+  if (!logger_->should_log(ToSpd(level)))
+    return;
+  std::string line =
+      absl::StrFormat(R"({"ts":"%s","level":"%s","event":"%s")",
+                      absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", absl::Now(),
+                                       absl::UTCTimeZone()),
+                      Name(level), JsonEscape(event));
   for (const LogField& f : fields) {
     line += absl::StrFormat(R"(,"%s":)", JsonEscape(f.key));
     if (f.quoted) {
@@ -115,6 +124,8 @@ void JsonLog::Log(LogLevel level, absl::string_view event, std::initializer_list
   logger_->log(ToSpd(level), "{}", line);
 }
 
-void JsonLog::Flush() { logger_->flush(); }
+void JsonLog::Flush() {
+  logger_->flush();
+}
 
 }  // namespace carelog::services

@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+
 #include "prometheus/counter.h"
 #include "prometheus/exposer.h"
 #include "prometheus/family.h"
@@ -17,7 +18,8 @@ namespace {
 
 const prometheus::Histogram::BucketBoundaries& LatencyBuckets() {
   static const auto* b = new prometheus::Histogram::BucketBoundaries{
-      0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+      0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+      0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,    10};
   return *b;
 }
 
@@ -44,19 +46,27 @@ const char* CodeName(int code) {
 
 class RpcInterceptor final : public grpc::experimental::Interceptor {
  public:
-  RpcInterceptor(grpc::experimental::ServerRpcInfo* info, ServerMetrics* metrics, std::shared_ptr<JsonLog> log)
-      : method_(info->method()), metrics_(metrics), log_(std::move(log)), start_(absl::Now()) {}
+  RpcInterceptor(grpc::experimental::ServerRpcInfo* info,
+                 ServerMetrics* metrics, std::shared_ptr<JsonLog> log)
+      : method_(info->method()),
+        metrics_(metrics),
+        log_(std::move(log)),
+        start_(absl::Now()) {}
 
-  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+  void Intercept(
+      grpc::experimental::InterceptorBatchMethods* methods) override {
     using grpc::experimental::InterceptionHookPoints;
-    if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::POST_RECV_INITIAL_METADATA)) {
+    if (methods->QueryInterceptionHookPoint(
+            InterceptionHookPoints::POST_RECV_INITIAL_METADATA)) {
       auto* md = methods->GetRecvInitialMetadata();
       if (md != nullptr) {
         auto it = md->find("x-request-id");
-        if (it != md->end() && it->second.size() <= 64) request_id_.assign(it->second.data(), it->second.size());
+        if (it != md->end() && it->second.size() <= 64)
+          request_id_.assign(it->second.data(), it->second.size());
       }
     }
-    if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS)) {
+    if (methods->QueryInterceptionHookPoint(
+            InterceptionHookPoints::PRE_SEND_STATUS)) {
       const int code = static_cast<int>(methods->GetSendStatus().error_code());
       const absl::Duration took = absl::Now() - start_;
       metrics_->RecordRpc(method_, code, took);
@@ -78,11 +88,13 @@ class RpcInterceptor final : public grpc::experimental::Interceptor {
   std::string request_id_;
 };
 
-class RpcInterceptorFactory final : public grpc::experimental::ServerInterceptorFactoryInterface {
+class RpcInterceptorFactory final
+    : public grpc::experimental::ServerInterceptorFactoryInterface {
  public:
   RpcInterceptorFactory(ServerMetrics* metrics, std::shared_ptr<JsonLog> log)
       : metrics_(metrics), log_(std::move(log)) {}
-  grpc::experimental::Interceptor* CreateServerInterceptor(grpc::experimental::ServerRpcInfo* info) override {
+  grpc::experimental::Interceptor* CreateServerInterceptor(
+      grpc::experimental::ServerRpcInfo* info) override {
     return new RpcInterceptor(info, metrics_, log_);
   }
 
@@ -93,7 +105,8 @@ class RpcInterceptorFactory final : public grpc::experimental::ServerInterceptor
 
 }  // namespace
 
-ServerMetrics::ServerMetrics() : registry_(std::make_shared<prometheus::Registry>()) {
+ServerMetrics::ServerMetrics()
+    : registry_(std::make_shared<prometheus::Registry>()) {
   rpc_total_ = &prometheus::BuildCounter()
                     .Name("carelog_rpc_total")
                     .Help("RPCs completed, by method and status code")
@@ -102,11 +115,13 @@ ServerMetrics::ServerMetrics() : registry_(std::make_shared<prometheus::Registry
                        .Name("carelog_rpc_duration_seconds")
                        .Help("RPC latency from arrival to status, by method")
                        .Register(*registry_);
-  batch_events_ = &prometheus::BuildHistogram()
-                       .Name("carelog_append_batch_events")
-                       .Help("Events per group commit")
-                       .Register(*registry_)
-                       .Add({}, prometheus::Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024});
+  batch_events_ =
+      &prometheus::BuildHistogram()
+           .Name("carelog_append_batch_events")
+           .Help("Events per group commit")
+           .Register(*registry_)
+           .Add({}, prometheus::Histogram::BucketBoundaries{
+                        1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024});
   commit_duration_ = &prometheus::BuildHistogram()
                           .Name("carelog_commit_duration_seconds")
                           .Help("RocksDB write + WAL sync per group commit")
@@ -127,52 +142,63 @@ ServerMetrics::ServerMetrics() : registry_(std::make_shared<prometheus::Registry
                         .Help("Open LedgerService.Subscribe streams")
                         .Register(*registry_)
                         .Add({});
-  projection_position_ = &prometheus::BuildGauge()
-                              .Name("carelog_projection_position")
-                              .Help("Last ledger position applied to a projection")
-                              .Register(*registry_);
+  projection_position_ =
+      &prometheus::BuildGauge()
+           .Name("carelog_projection_position")
+           .Help("Last ledger position applied to a projection")
+           .Register(*registry_);
   projection_lag_ = &prometheus::BuildGauge()
                          .Name("carelog_projection_lag_events")
                          .Help("Events a projection is behind the ledger head")
                          .Register(*registry_);
-  projection_failed_ = &prometheus::BuildGauge()
-                            .Name("carelog_projection_failed")
-                            .Help("1 when a projection stopped on an event it cannot apply")
-                            .Register(*registry_);
+  projection_failed_ =
+      &prometheus::BuildGauge()
+           .Name("carelog_projection_failed")
+           .Help("1 when a projection stopped on an event it cannot apply")
+           .Register(*registry_);
 }
 
 ServerMetrics::~ServerMetrics() = default;
 
-absl::StatusOr<std::unique_ptr<ServerMetrics>> ServerMetrics::Create(const std::string& listen) {
+absl::StatusOr<std::unique_ptr<ServerMetrics>> ServerMetrics::Create(
+    const std::string& listen) {
   std::unique_ptr<ServerMetrics> m(new ServerMetrics());
   if (!listen.empty()) {
     try {
       m->exposer_ = std::make_unique<prometheus::Exposer>(listen);
     } catch (const std::exception& e) {
-      return absl::UnavailableError(absl::StrCat("metrics_listen: cannot serve metrics on ", listen));
+      return absl::UnavailableError(
+          absl::StrCat("metrics_listen: cannot serve metrics on ", listen));
     }
     m->exposer_->RegisterCollectable(m->registry_);
   }
   return m;
 }
 
-void ServerMetrics::RecordRpc(absl::string_view method, int code, absl::Duration latency) {
+void ServerMetrics::RecordRpc(absl::string_view method, int code,
+                              absl::Duration latency) {
   const std::string m(method);
   rpc_total_->Add({{"method", m}, {"code", CodeName(code)}}).Increment();
-  rpc_duration_->Add({{"method", m}}, LatencyBuckets()).Observe(absl::ToDoubleSeconds(latency));
+  rpc_duration_->Add({{"method", m}}, LatencyBuckets())
+      .Observe(absl::ToDoubleSeconds(latency));
 }
 
-void ServerMetrics::RecordCommit(const storage::CommitInfo& info, uint64_t queue_depth) {
+void ServerMetrics::RecordCommit(const storage::CommitInfo& info,
+                                 uint64_t queue_depth) {
   batch_events_->Observe(static_cast<double>(info.events));
   commit_duration_->Observe(absl::ToDoubleSeconds(info.write_duration));
   head_position_->Set(static_cast<double>(info.head.position));
   queue_depth_->Set(static_cast<double>(queue_depth));
 }
 
-void ServerMetrics::SetSubscriptions(int64_t active) { subscriptions_->Set(static_cast<double>(active)); }
+void ServerMetrics::SetSubscriptions(int64_t active) {
+  subscriptions_->Set(static_cast<double>(active));
+}
 
-void ServerMetrics::SetProjection(const std::string& name, uint64_t position, uint64_t lag, bool failed) {
-  projection_position_->Add({{"projection", name}}).Set(static_cast<double>(position));
+void ServerMetrics::SetProjection(const std::string& name, uint64_t position,
+                                  uint64_t lag, bool failed) {
+  projection_position_->Add({{"projection", name}})
+      .Set(static_cast<double>(position));
   projection_lag_->Add({{"projection", name}}).Set(static_cast<double>(lag));
   projection_failed_->Add({{"projection", name}}).Set(failed ? 1.0 : 0.0);
 }
@@ -183,13 +209,14 @@ std::string ServerMetrics::Scrape() const {
 }
 
 int ServerMetrics::port() const {
-  if (!exposer_) return 0;
+  if (!exposer_)
+    return 0;
   auto ports = exposer_->GetListeningPorts();
   return ports.empty() ? 0 : ports[0];
 }
 
-std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface> ServerMetrics::InterceptorFactory(
-    std::shared_ptr<JsonLog> log) {
+std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
+ServerMetrics::InterceptorFactory(std::shared_ptr<JsonLog> log) {
   return std::make_unique<RpcInterceptorFactory>(this, std::move(log));
 }
 

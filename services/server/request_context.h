@@ -16,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+
 #include "crypto/jwt.h"
 #include "storage/clock.h"
 
@@ -37,29 +38,33 @@ struct RequestContext {
   std::vector<std::string> roles;
   std::string issuer;
   std::string token_id;
-  std::string purpose;          // HL7 PurposeOfUse code, e.g. "TREAT"
-  std::string reason;           // free text, may be required by policy; never logged
-  std::string calling_service;  // client certificate identity; empty without mTLS
-  std::string request_id;       // from x-request-id or generated
-  std::string client_address;   // gRPC peer string
+  std::string purpose;  // HL7 PurposeOfUse code, e.g. "TREAT"
+  std::string reason;   // free text, may be required by policy; never logged
+  std::string
+      calling_service;     // client certificate identity; empty without mTLS
+  std::string request_id;  // from x-request-id or generated
+  std::string client_address;  // gRPC peer string
   absl::Time received_at;
 
   bool HasRole(absl::string_view role) const;
 };
 
-// True for a known HL7 v3 PurposeOfUse code (TREAT, ETREAT, HPAYMT, HOPERAT, …).
+// True for a known HL7 v3 PurposeOfUse code (TREAT, ETREAT, HPAYMT, HOPERAT,
+// …).
 bool IsKnownPurpose(absl::string_view code);
 
 class Authenticator {
  public:
   // `verifier` may be null only to build a context-less test authenticator.
-  Authenticator(std::unique_ptr<crypto::TokenVerifier> verifier, const storage::Clock* clock);
+  Authenticator(std::unique_ptr<crypto::TokenVerifier> verifier,
+                const storage::Clock* clock);
 
   // Builds the request context of a call.
   // Errors: UNAUTHENTICATED naming the failed check (missing or malformed
   // authorization header, token verification); INVALID_ARGUMENT for a missing
   // or unknown purpose of use, or a reason that is too long or not UTF-8.
-  absl::StatusOr<RequestContext> Authenticate(const grpc::ServerContextBase& call) const;
+  absl::StatusOr<RequestContext> Authenticate(
+      const grpc::ServerContextBase& call) const;
 
  private:
   std::unique_ptr<crypto::TokenVerifier> verifier_;

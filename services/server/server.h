@@ -16,6 +16,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+
 #include "crypto/secret_key.h"
 #include "services/server/access.h"
 #include "services/server/config.h"
@@ -44,11 +45,10 @@ class CarelogServer {
   // Errors: INVALID_ARGUMENT for a bad configuration (naming the setting) or
   // unreadable TLS/JWKS files; FAILED_PRECONDITION / DATA_LOSS from opening
   // the ledger; UNAVAILABLE if the listen or metrics port cannot be bound.
-  static absl::StatusOr<std::unique_ptr<CarelogServer>> Start(const ServerConfig& config,
-                                                              std::unique_ptr<crypto::SecretKey> kek,
-                                                              std::shared_ptr<JsonLog> log,
-                                                              const storage::Clock* clock = nullptr,
-                                                              std::shared_ptr<const AccessPolicy> policy = nullptr);
+  static absl::StatusOr<std::unique_ptr<CarelogServer>> Start(
+      const ServerConfig& config, std::unique_ptr<crypto::SecretKey> kek,
+      std::shared_ptr<JsonLog> log, const storage::Clock* clock = nullptr,
+      std::shared_ptr<const AccessPolicy> policy = nullptr);
   ~CarelogServer();
 
   void Shutdown();
@@ -78,7 +78,8 @@ class CarelogServer {
 // Loads the KEK named by the configuration: key_file, else the environment
 // variable kek_env. Errors as crypto::LoadKeyFile; NOT_FOUND naming both
 // settings when neither is set.
-absl::StatusOr<std::unique_ptr<crypto::SecretKey>> LoadKek(const ServerConfig& config);
+absl::StatusOr<std::unique_ptr<crypto::SecretKey>> LoadKek(
+    const ServerConfig& config);
 
 }  // namespace carelog::services
 

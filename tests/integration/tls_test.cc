@@ -178,8 +178,7 @@ TEST_F(ServerTransportRuleTest, LoopbackAddressesAreRecognised) {
 // Regression: IsLoopbackAddress() once treated any listen address starting
 // with "127." as loopback, including host names such as "127.example.net",
 // which resolve wherever DNS says — plaintext (and dev_mode) off loopback.
-TEST_F(ServerTransportRuleTest,
-       HostNameThatMerelyStartsWith127IsNotLoopback) {
+TEST_F(ServerTransportRuleTest, HostNameThatMerelyStartsWith127IsNotLoopback) {
   EXPECT_FALSE(services::IsLoopbackAddress("127.example.net:50051"));
   config_.listen = "127.example.net:50051";
   EXPECT_THAT(services::ValidateConfig(config_),

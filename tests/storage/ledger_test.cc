@@ -186,7 +186,8 @@ TEST_F(LedgerTest, ReusedCommandIdWithOtherContentIsRejected) {
 }
 
 TEST_F(LedgerTest, FingerprintMaterialDecidesWhatCountsAsTheSameCommand) {
-  // Payloads differ (per-attempt metadata) but the material is the same: a retry.
+  // Payloads differ (per-attempt metadata) but the material is the same: a
+  // retry.
   AppendRequest first = OneEvent("cmd-m", "patient/p1", "attempt-1");
   first.fingerprint_material = "client-request-bytes";
   auto r1 = ledger_->Append(first);
