@@ -254,6 +254,120 @@ TEST_F(PatientServiceTest, InvalidFieldsAreRejectedByNameAndAppendNothing) {
   EXPECT_EQ(Head(), head);
 }
 
+TEST_F(PatientServiceTest, CareTeamRemovalAndFlagsCommitAndChangeFacts) {
+  const std::string id = Register("reg-1");
+  AssignCareTeamMemberRequest as;
+  as.set_command_id("as1");
+  as.set_patient_id(id);
+  as.set_member_id("dr-0001");
+  as.set_role(CARE_TEAM_ROLE_CLINICIAN);
+  {
+    grpc::ClientContext ctx;
+    Prepare(&ctx);
+    PatientCommandReply r;
+    ASSERT_TRUE(stub_->AssignCareTeamMember(&ctx, as, &r).ok());
+  }
+  RemoveCareTeamMemberRequest rm;
+  rm.set_command_id("rm1");
+  rm.set_patient_id(id);
+  rm.set_member_id("dr-0001");
+  {
+    grpc::ClientContext ctx;
+    Prepare(&ctx);
+    PatientCommandReply r;
+    grpc::Status s = stub_->RemoveCareTeamMember(&ctx, rm, &r);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_EQ(r.result().position(), Head());
+  }
+  SetPatientFlagsRequest fl;
+  fl.set_command_id("fl1");
+  fl.set_patient_id(id);
+  fl.mutable_flags()->set_vip(true);
+  {
+    grpc::ClientContext ctx;
+    Prepare(&ctx);
+    PatientCommandReply r;
+    grpc::Status s = stub_->SetPatientFlags(&ctx, fl, &r);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+  auto events = StreamEvents(PatientStream(id));
+  ASSERT_EQ(events.size(), 4u);
+  EXPECT_EQ(events[2].header.event_type, "carelog.v1.CareTeamMemberRemoved");
+  PatientFlagsSet flags;
+  ASSERT_TRUE(events[3].As(&flags));
+  EXPECT_TRUE(flags.flags().vip());
+}
+
+TEST_F(PatientServiceTest, InvalidFieldsOfEveryCommandAppendNothing) {
+  const std::string id = Register("reg-1");
+  const uint64_t head = Head();
+  auto expect_invalid = [&](grpc::Status s, const std::string& field) {
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << field;
+    EXPECT_THAT(s.error_message(), HasSubstr(field + ":"));
+  };
+  {
+    UpdateDemographicsRequest u;
+    u.set_command_id("u1");
+    u.set_patient_id(id);
+    *u.mutable_demographics() = SampleRegistration("x").demographics();
+    u.mutable_demographics()->mutable_date_of_birth()->set_month(13);
+    grpc::ClientContext ctx;
+    Prepare(&ctx);
+    PatientCommandReply r;
+    expect_invalid(stub_->UpdateDemographics(&ctx, u, &r),
+                   "demographics.date_of_birth");
+  }
+  {
+    RecordInsuranceRequest i;
+    i.set_command_id("i1");
+    i.set_patient_id(id);
+    i.mutable_insurance()->set_member_id("M1");
+    i.mutable_insurance()->set_subscriber_relation(SUBSCRIBER_RELATION_SELF);
+    grpc::ClientContext ctx;
+    Prepare(&ctx);
+    RecordInsuranceReply r;
+    expect_invalid(stub_->RecordInsurance(&ctx, i, &r), "insurance.payer");
+  }
+  {
+    RecordInsuranceVerificationRequest v;
+    v.set_command_id("v1");
+    v.set_patient_id(id);
+    v.set_insurance_id("ins-1");
+    grpc::ClientContext ctx;
+    Prepare(&ctx);
+    PatientCommandReply r;
+    expect_invalid(stub_->RecordInsuranceVerification(&ctx, v, &r), "result");
+  }
+  {
+    AssignCareTeamMemberRequest a;
+    a.set_command_id("a1");
+    a.set_patient_id(id);
+    a.set_member_id("dr-1");
+    grpc::ClientContext ctx;
+    Prepare(&ctx);
+    PatientCommandReply r;
+    expect_invalid(stub_->AssignCareTeamMember(&ctx, a, &r), "role");
+  }
+  {
+    RemoveCareTeamMemberRequest rm;
+    rm.set_command_id("r1");
+    rm.set_patient_id(id);
+    grpc::ClientContext ctx;
+    Prepare(&ctx);
+    PatientCommandReply r;
+    expect_invalid(stub_->RemoveCareTeamMember(&ctx, rm, &r), "member_id");
+  }
+  {
+    SetPatientFlagsRequest f;
+    f.set_command_id("f1");
+    grpc::ClientContext ctx;
+    Prepare(&ctx);
+    PatientCommandReply r;
+    expect_invalid(stub_->SetPatientFlags(&ctx, f, &r), "patient_id");
+  }
+  EXPECT_EQ(Head(), head);
+}
+
 TEST_F(PatientServiceTest, RetryReturnsTheFirstReplyAndAppendsNothing) {
   grpc::ClientContext c1;
   Prepare(&c1);
