@@ -46,7 +46,13 @@ absl::StatusOr<std::string> ReadTextFile(const std::string& path,
   return ss.str();
 }
 
+// Creates `path` (mode 0700) and any missing parents, like `mkdir -p`.
 absl::Status EnsureDir(const std::string& path) {
+  const size_t slash = path.find_last_of('/');
+  if (slash != std::string::npos && slash > 0) {
+    if (auto s = EnsureDir(path.substr(0, slash)); !s.ok())
+      return s;
+  }
   if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) {
     return absl::FailedPreconditionError(
         absl::StrCat("cannot create ", path, ": ", std::strerror(errno)));

@@ -368,6 +368,23 @@ TEST_F(PatientServiceTest, InvalidFieldsOfEveryCommandAppendNothing) {
   EXPECT_EQ(Head(), head);
 }
 
+TEST(CarelogServerStartTest, CreatesMissingParentsOfTheDataDirectory) {
+  carelog::testing::TempDir dir;
+  auto signer = crypto::TokenSigner::Generate("EdDSA", "k1");
+  ASSERT_THAT(signer, IsOk());
+  const std::string jwks = dir.Sub("jwks.json");
+  std::ofstream(jwks) << (*signer)->PublicJwks();
+  ServerConfig config;
+  config.listen = "127.0.0.1:0";
+  config.data_dir = dir.Sub("a/b/data");  // neither a nor a/b exists
+  config.issuers = {{kIssuer, jwks}};
+  config.metrics_listen = "";
+  auto server = CarelogServer::Start(config, carelog::testing::TestKek(),
+                                     JsonLog::File(dir.Sub("log"), "error"));
+  ASSERT_THAT(server, IsOk());
+  EXPECT_GT((*server)->port(), 0);
+}
+
 TEST_F(PatientServiceTest, RetryReturnsTheFirstReplyAndAppendsNothing) {
   grpc::ClientContext c1;
   Prepare(&c1);
