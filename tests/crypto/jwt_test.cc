@@ -125,11 +125,9 @@ class ClaimSet {
 };
 
 std::string TestDataPath(absl::string_view name) {
-  // __FILE__ is this file's absolute path under CMake; testdata sits beside
-  // crypto/.
-  absl::string_view here = __FILE__;
-  absl::string_view tests_dir = here.substr(0, here.rfind("/crypto/"));
-  return absl::StrCat(tests_dir, "/testdata/jwt/", name);
+  // The source tree, not __FILE__: a compiler launcher (ccache with
+  // base_dir) may make __FILE__ relative to the build directory.
+  return absl::StrCat(CARELOG_SOURCE_DIR, "/tests/testdata/jwt/", name);
 }
 
 std::string ReadTestData(absl::string_view name) {

@@ -81,9 +81,7 @@ TEST(MerkleTest, NodeHashIsPrefixedWithOne) {
 // --- transparency-dev/merkle vectors ------------------------------------
 
 std::string VectorDir(absl::string_view kind) {
-  absl::string_view here = __FILE__;
-  absl::string_view tests_dir = here.substr(0, here.rfind("/crypto/"));
-  return absl::StrCat(tests_dir, "/testdata/merkle/", kind);
+  return absl::StrCat(CARELOG_SOURCE_DIR, "/tests/testdata/merkle/", kind);
 }
 
 std::vector<std::string> VectorFiles(absl::string_view kind) {
