@@ -115,19 +115,35 @@ class Client {
     for (const s of this.stubs.values()) s.close();
   }
 
-  // A compact JWS (EdDSA over Ed25519) signed with the dev issuer's key.
-  token(sub, roles) {
+  // A compact JWS (EdDSA over Ed25519) signed with the dev issuer's key;
+  // `variant` (scenario steps' "token") makes the forgeries a security
+  // reviewer tries first.
+  token(sub, roles, variant) {
     const now = Math.floor(Date.now() / 1000);
     const header = {alg: 'EdDSA', typ: 'JWT', kid: this.issuer.kid};
     const claims = {iss: this.issuer.iss, aud: this.issuer.aud, sub, roles, iat: now,
       exp: now + this.issuer.ttl_seconds, jti: crypto.randomUUID()};
+    let key = this.key;
+    if (variant === 'expired') Object.assign(claims, {iat: now - 1200, exp: now - 600});
+    else if (variant === 'wrong_audience') claims.aud = `not-${this.issuer.aud}`;
+    else if (variant === 'foreign_key') key = crypto.generateKeyPairSync('ed25519').privateKey;
+    else if (variant === 'alg_none') header.alg = 'none';
+    else if (variant && variant !== 'escalated_roles') throw new Error(`unknown token variant ${variant}`);
     const input = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(claims))}`;
-    return `${input}.${b64url(crypto.sign(null, Buffer.from(input), this.key))}`;
+    const signature = variant === 'alg_none' ? '' : b64url(crypto.sign(null, Buffer.from(input), key));
+    if (variant === 'escalated_roles') {
+      // Same signature, payload rewritten with a role that may read this record.
+      const forged = {...claims, roles: ['front_desk']};
+      return `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(forged))}.${signature}`;
+    }
+    return `${input}.${signature}`;
   }
 
   metadata(actor, purpose, reason) {
     const md = new grpc.Metadata();
-    md.set('authorization', `Bearer ${this.token(actor.sub, actor.roles)}`);
+    if (actor.token !== 'missing') {
+      md.set('authorization', `Bearer ${this.token(actor.sub, actor.roles, actor.token)}`);
+    }
     md.set('x-carelog-purpose', purpose);
     if (reason) md.set('x-carelog-reason', reason);
     return md;

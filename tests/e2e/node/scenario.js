@@ -112,7 +112,7 @@ class Runner {
 
   actor(step) {
     const a = this.s.actors[step.as];
-    return {sub: this.subst(a.sub), roles: a.roles, purpose: a.purpose};
+    return {sub: this.subst(a.sub), roles: a.roles, purpose: a.purpose, token: step.token};
   }
 
   callAs(step, method, request) {

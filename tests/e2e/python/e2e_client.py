@@ -114,17 +114,40 @@ class Client:
         from google.protobuf import symbol_database
         self.pool = symbol_database.Default().pool
 
-    def token(self, sub, roles):
+    def token(self, sub, roles, variant=None):
+        """An EdDSA JWT from the dev issuer's key; `variant` (scenario steps'
+        "token") makes the forgeries a security reviewer tries first."""
         now = int(time.time())
         claims = {"iss": self.issuer["iss"], "aud": self.issuer["aud"], "sub": sub,
                   "roles": roles, "iat": now, "exp": now + self.issuer["ttl_seconds"],
                   "jti": uuid.uuid4().hex}
-        return self.jwt.encode(claims, self.key, algorithm="EdDSA",
-                               headers={"kid": self.issuer["kid"]})
+        key, alg = self.key, "EdDSA"
+        if variant == "expired":
+            claims.update(iat=now - 1200, exp=now - 600)
+        elif variant == "wrong_audience":
+            claims["aud"] = "not-" + self.issuer["aud"]
+        elif variant == "foreign_key":
+            from cryptography.hazmat.primitives.asymmetric import ed25519
+            key = ed25519.Ed25519PrivateKey.generate()
+        elif variant == "alg_none":
+            key, alg = None, "none"
+        elif variant not in (None, "escalated_roles"):
+            raise ValueError("unknown token variant " + variant)
+        token = self.jwt.encode(claims, key, algorithm=alg, headers={"kid": self.issuer["kid"]})
+        if variant == "escalated_roles":
+            # Same signature, payload rewritten with a role that may read this record.
+            import base64
+            import json
+            header, _, signature = token.split(".")
+            claims["roles"] = ["front_desk"]  # would be allowed to read (any relationship)
+            payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+            token = ".".join([header, payload, signature])
+        return token
 
     def metadata(self, actor, purpose, reason):
-        md = [("authorization", "Bearer " + self.token(actor["sub"], actor["roles"])),
-              ("x-carelog-purpose", purpose)]
+        md = [("x-carelog-purpose", purpose)]
+        if actor.get("token") != "missing":
+            md.append(("authorization", "Bearer " + self.token(actor["sub"], actor["roles"], actor.get("token"))))
         if reason:
             md.append(("x-carelog-reason", reason))
         return md

@@ -143,7 +143,8 @@ class Runner:
 
     def actor(self, step):
         a = self.s["actors"][step["as"]]
-        return {"sub": self.subst(a["sub"]), "roles": a["roles"], "purpose": a["purpose"]}
+        return {"sub": self.subst(a["sub"]), "roles": a["roles"], "purpose": a["purpose"],
+                "token": step.get("token")}
 
     def call_as(self, step, method, request):
         a = self.actor(step)
