@@ -22,8 +22,19 @@ const path = require('node:path');
 const readline = require('node:readline');
 const {parseArgs} = require('node:util');
 
-const grpc = require('@grpc/grpc-js');
-const protoLoader = require('@grpc/proto-loader');
+// Exit code 77 (ctest SKIP_RETURN_CODE) when the npm packages are not
+// installed in this tree: a worktree that has not run ops/install-deps.sh.
+// make test runs install-deps first, which fails loudly if npm ci fails.
+let grpc;
+let protoLoader;
+try {
+  grpc = require('@grpc/grpc-js');
+  protoLoader = require('@grpc/proto-loader');
+} catch (e) {
+  if (e.code !== 'MODULE_NOT_FOUND') throw e;
+  console.log(`e2e-node: SKIPPED: ${e.message.split('\n')[0]} (run ops/install-deps.sh: npm ci in tests/e2e/node)`);
+  process.exit(77);
+}
 
 const {Runner, Results} = require('./scenario.js');
 
