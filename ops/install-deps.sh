@@ -17,6 +17,8 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # end-to-end clients (tests/e2e/python; run under /usr/bin/python3)
   python3-grpcio python3-grpc-tools python3-jwt python3-cryptography
+  # load benchmark baseline (carelog-loadbench): PostgreSQL server and libpq
+  postgresql libpq-dev
 )
 
 # Node for the e2e client (tests/e2e/node): a node and npm already on PATH (e.g.
