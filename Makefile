@@ -1,7 +1,7 @@
 # carelog — the two commands a newcomer needs:
 #   make run    install dependencies, build, start the service on ./var/data
 #   make test   install dependencies, build, run every test
-# Other targets: deps, build, bench, asan-test, clean.
+# Other targets: deps, build, bench, loadbench, asan-test, clean.
 
 BUILD_DIR ?= build
 BUILD_TYPE ?= RelWithDebInfo
@@ -9,7 +9,7 @@ JOBS ?= $(shell nproc)
 DATA_DIR ?= var/data
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build run test bench asan-test clean
+.PHONY: all deps build run test bench loadbench asan-test clean
 
 all: build
 
@@ -30,6 +30,10 @@ test: build
 
 bench: build
 	./$(BUILD_DIR)/ops/carelog-ledger-bench
+
+# carelogd vs the no-op gRPC ceiling vs hash-chained PostgreSQL (docs/performance.md).
+loadbench: build
+	./ops/bench/run-loadbench.sh $(BUILD_DIR) --seconds 10 --warmup 2
 
 asan-test: deps
 	cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCARELOG_SANITIZE=ON
