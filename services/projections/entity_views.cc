@@ -24,15 +24,19 @@ std::string ListKey(const std::string& patient, const std::string& id) {
   return absl::StrCat("s/", patient, "/", id);
 }
 
-std::string Day(int64_t micros) {
-  return absl::FormatTime("%Y-%m-%d", absl::FromUnixMicros(micros),
-                          absl::UTCTimeZone());
-}
-
 }  // namespace
 
 std::string TimeKey(int64_t micros) {
   return absl::StrFormat("%016x", micros < 0 ? 0 : micros);
+}
+
+std::string DayOf(const Date& d) {
+  return absl::StrFormat("%04d-%02d-%02d", d.year(), d.month(), d.day());
+}
+
+std::string DayOfTime(int64_t micros) {
+  return absl::FormatTime("%Y-%m-%d", absl::FromUnixMicros(micros),
+                          absl::UTCTimeZone());
 }
 
 std::string EntityView::IdOfKey(const std::string& key) {
@@ -199,8 +203,9 @@ absl::Status AppointmentsView::Apply(const DecodedEvent& e, ViewTxn& txn) {
   rec.set_last_position(e.header.position);
   const int64_t start = rec.slot().start_micros();
   std::set<std::string> keys;
-  keys.insert(absl::StrCat(ProviderDayPrefix(rec.provider_id(), Day(start)),
-                           TimeKey(start), "/", id));
+  keys.insert(
+      absl::StrCat(ProviderDayPrefix(rec.provider_id(), DayOfTime(start)),
+                   TimeKey(start), "/", id));
   if (rec.status() == APPOINTMENT_STATUS_SCHEDULED ||
       rec.status() == APPOINTMENT_STATUS_CONFIRMED)
     keys.insert(absl::StrCat("iu/", TimeKey(start), "/", id));

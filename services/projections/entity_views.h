@@ -20,6 +20,9 @@
 
 #include <set>
 #include <string>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
 
 #include "carelog/v1/queries.pb.h"
 #include "services/projections/view.h"
@@ -31,6 +34,10 @@ inline constexpr char kComplaintsView[] = "complaints";
 
 // Fixed-width hex of a time (sorts like the number; negative → 0).
 std::string TimeKey(int64_t micros);
+// YYYY-MM-DD of a calendar date (zero-padded; not validated).
+std::string DayOf(const carelog::v1::Date& d);
+// YYYY-MM-DD (UTC) of a time.
+std::string DayOfTime(int64_t micros);
 
 class EntityView : public View {
  public:
@@ -49,6 +56,19 @@ class EntityView : public View {
   // The opened record of `id` about `patient` (nullopt: none yet).
   absl::StatusOr<std::optional<std::string>> Load(ViewTxn& txn,
                                                   const std::string& id);
+  // Parses the record of `id` into `rec`: false when there is none yet.
+  // Errors: those of Load; DATA_LOSS when it does not parse as T.
+  template <typename T>
+  absl::StatusOr<bool> LoadAs(ViewTxn& txn, const std::string& id, T* rec) {
+    auto plain = Load(txn, id);
+    if (!plain.ok())
+      return plain.status();
+    if (!plain->has_value())
+      return false;
+    if (!rec->ParseFromString(**plain))
+      return absl::DataLossError(absl::StrCat("view row ", id, " malformed"));
+    return true;
+  }
   absl::Status Save(ViewTxn& txn, const std::string& id,
                     const std::string& patient, const std::string& plaintext,
                     const std::set<std::string>& index_keys);

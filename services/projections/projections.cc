@@ -2,8 +2,10 @@
 
 #include <utility>
 
+#include "services/projections/billing_view.h"
 #include "services/projections/entity_views.h"
 #include "services/projections/patient_record_view.h"
+#include "services/projections/support_views.h"
 
 namespace carelog::services::projections {
 
@@ -14,6 +16,9 @@ absl::StatusOr<std::unique_ptr<Projections>> Projections::Open(
   views.push_back(std::make_unique<PatientRecordView>(&ledger->key_ring()));
   views.push_back(std::make_unique<AppointmentsView>(&ledger->key_ring()));
   views.push_back(std::make_unique<ComplaintsView>(&ledger->key_ring()));
+  views.push_back(std::make_unique<BillingView>(&ledger->key_ring()));
+  views.push_back(std::make_unique<LogisticsView>(&ledger->key_ring()));
+  views.push_back(std::make_unique<MessagesView>(&ledger->key_ring()));
   for (auto& v : views) {
     auto store = storage::ProjectionStore::Open(ledger, v->name());
     if (!store.ok())

@@ -25,46 +25,6 @@ constexpr char kResourceDemographics[] = "patient.demographics";
 constexpr char kResourceInsurance[] = "patient.insurance";
 constexpr char kResourceAppointments[] = "appointments";
 constexpr char kResourceComplaints[] = "complaints";
-constexpr uint32_t kDefaultPageSize = 20;
-constexpr uint32_t kMaxPageSize = 100;
-// A call without a deadline still waits for min_position at most this long.
-constexpr absl::Duration kMaxWait = absl::Seconds(30);
-
-PatientFacts FactsFromRecord(const PatientRecord& r, const std::string& actor) {
-  PatientFacts f;
-  f.is_self = actor == r.patient_id();
-  for (const auto& m : r.care_team()) {
-    if (m.member_id() == actor)
-      f.on_care_team = true;
-  }
-  f.vip = r.flags().vip();
-  f.employee = r.flags().employee();
-  f.restricted = r.flags().restricted();
-  return f;
-}
-
-absl::Time CallDeadline(const grpc::CallbackServerContext* call) {
-  const absl::Time cap = absl::Now() + kMaxWait;
-  const absl::Time d = absl::FromChrono(call->deadline());
-  return std::min(d, cap);
-}
-
-absl::StatusOr<std::string> DecodeToken(const std::string& token,
-                                        const std::string& prefix) {
-  if (token.empty())
-    return std::string();
-  std::string key;
-  if (!absl::WebSafeBase64Unescape(token, &key) ||
-      !absl::StartsWith(key, prefix))
-    return absl::InvalidArgumentError("page_token: not a token of this query");
-  return key;
-}
-
-uint32_t PageSize(uint32_t asked) {
-  if (asked == 0)
-    return kDefaultPageSize;
-  return std::min(asked, kMaxPageSize);
-}
 
 void ToProto(const projections::WorkerStatus& s, ProjectionStatus* out) {
   out->set_name(s.name);
@@ -183,71 +143,12 @@ QueryServiceImpl::QueryServiceImpl(storage::Ledger* ledger, Executor* executor,
                                    const AccessEnforcer* access,
                                    Projections* projections,
                                    std::shared_ptr<JsonLog> log)
-    : ledger_(ledger),
-      executor_(executor),
-      auth_(auth),
-      access_(access),
-      projections_(projections),
-      log_(std::move(log)) {}
-
-grpc::ServerUnaryReactor* QueryServiceImpl::RunRead(
-    grpc::CallbackServerContext* call, const std::string& method,
-    const std::string& view, uint64_t min_position, Body body) {
-  auto* reactor = call->DefaultReactor();
-  auto ctx = auth_->Authenticate(*call);
-  if (!ctx.ok()) {
-    reactor->Finish(ToGrpcStatus(ctx.status()));
-    return reactor;
-  }
-  auto rc = std::make_shared<RequestContext>(std::move(*ctx));
-  auto task = [this, call, reactor, rc, method, view, min_position,
-               body = std::move(body)] {
-    ProjectionWorker* w = projections_->Find(view);
-    if (w == nullptr) {
-      reactor->Finish(
-          ToGrpcStatus(absl::UnavailableError(absl::StrCat("no view ", view))));
-      return;
-    }
-    if (min_position > 0) {
-      if (auto s = w->WaitForPosition(min_position, CallDeadline(call));
-          !s.ok()) {
-        reactor->Finish(ToGrpcStatus(s));
-        return;
-      }
-    }
-    auto scope = std::make_shared<CommandScope>(*rc, access_, method);
-    absl::Status result = body(*scope);
-    if (scope->decisions().empty()) {
-      // Nothing was disclosed or decided (bad token, I/O error).
-      reactor->Finish(ToGrpcStatus(result));
-      return;
-    }
-    // Fail closed: the reply leaves only once its audit events are durable.
-    storage::AppendRequest audit;
-    audit.command_id = NewId("audit-read-");
-    AddAuditEvents(scope->decisions(), *rc, &audit);
-    ledger_->AppendAsync(audit, [this, reactor, rc, scope, result](
-                                    absl::StatusOr<storage::AppendResult> r) {
-      if (!r.ok()) {
-        if (log_)
-          log_->Error("audit_append_failed", {{"request_id", rc->request_id}});
-        reactor->Finish(ToGrpcStatus(
-            absl::UnavailableError("audit trail unavailable; read refused")));
-        return;
-      }
-      reactor->Finish(ToGrpcStatus(result));
-    });
-  };
-  if (auto s = executor_->Submit(std::move(task)); !s.ok())
-    reactor->Finish(ToGrpcStatus(s));
-  return reactor;
-}
+    : core_(ledger, executor, auth, access, projections, std::move(log)) {}
 
 absl::StatusOr<PatientRecord> QueryServiceImpl::ReadAuthorized(
     CommandScope& scope, const std::string& patient_id, bool insurance) {
-  ProjectionWorker* w = projections_->Find(kPatientsView);
-  auto rec =
-      PatientRecordView::Read(*w->store(), ledger_->key_ring(), patient_id);
+  auto rec = PatientRecordView::Read(*core_.store(kPatientsView), core_.keys(),
+                                     patient_id);
   if (!rec.ok() && !absl::IsNotFound(rec.status()))
     return rec.status();
   // Decide even for an unknown patient, so that existence is no side channel.
@@ -279,11 +180,9 @@ grpc::ServerUnaryReactor* QueryServiceImpl::GetPatientRecord(
     grpc::CallbackServerContext* call, const GetPatientRecordRequest* req,
     PatientRecord* reply) {
   if (auto s = CheckId(req->patient_id(), "patient_id"); !s.ok()) {
-    auto* reactor = call->DefaultReactor();
-    reactor->Finish(ToGrpcStatus(s));
-    return reactor;
+    return Reject(call, s);
   }
-  return RunRead(
+  return core_.RunRead(
       call, "/carelog.v1.QueryService/GetPatientRecord", kPatientsView,
       req->min_position(), [this, req, reply](CommandScope& scope) {
         auto rec =
@@ -300,11 +199,11 @@ absl::Status QueryServiceImpl::ListFromIndex(CommandScope& scope,
                                              uint32_t page_size,
                                              const std::string& page_token,
                                              PatientRecordPage* reply) {
-  auto after = DecodeToken(page_token, prefix);
+  auto after = DecodePageToken(page_token, prefix);
   if (!after.ok())
     return after.status();
-  ProjectionWorker* w = projections_->Find(kPatientsView);
-  auto page = w->store()->Scan(prefix, *after, PageSize(page_size));
+  auto page =
+      core_.store(kPatientsView)->Scan(prefix, *after, PageSize(page_size));
   if (!page.ok())
     return page.status();
   for (const auto& row : page->rows) {
@@ -326,77 +225,36 @@ absl::Status QueryServiceImpl::ListFromIndex(CommandScope& scope,
 grpc::ServerUnaryReactor* QueryServiceImpl::FindPatients(
     grpc::CallbackServerContext* call, const FindPatientsRequest* req,
     PatientRecordPage* reply) {
-  auto prefix = PatientRecordView::LookupPrefix(ledger_->key_ring(),
-                                                req->field(), req->value());
+  auto prefix =
+      PatientRecordView::LookupPrefix(core_.keys(), req->field(), req->value());
   if (!prefix.ok()) {
-    auto* reactor = call->DefaultReactor();
-    reactor->Finish(ToGrpcStatus(prefix.status()));
-    return reactor;
+    return Reject(call, prefix.status());
   }
-  return RunRead(call, "/carelog.v1.QueryService/FindPatients", kPatientsView,
-                 req->min_position(),
-                 [this, req, reply, p = *prefix](CommandScope& scope) {
-                   return ListFromIndex(scope, p, req->page_size(),
-                                        req->page_token(), reply);
-                 });
+  return core_.RunRead(call, "/carelog.v1.QueryService/FindPatients",
+                       kPatientsView, req->min_position(),
+                       [this, req, reply, p = *prefix](CommandScope& scope) {
+                         return ListFromIndex(scope, p, req->page_size(),
+                                              req->page_token(), reply);
+                       });
 }
 
 grpc::ServerUnaryReactor* QueryServiceImpl::ListPatients(
     grpc::CallbackServerContext* call, const ListPatientsRequest* req,
     PatientRecordPage* reply) {
-  return RunRead(call, "/carelog.v1.QueryService/ListPatients", kPatientsView,
-                 req->min_position(), [this, req, reply](CommandScope& scope) {
-                   return ListFromIndex(
-                       scope, PatientRecordView::FilterPrefix(req->filter()),
-                       req->page_size(), req->page_token(), reply);
-                 });
-}
-
-PatientFacts QueryServiceImpl::FactsFor(const std::string& patient_id,
-                                        const std::string& actor) {
-  ProjectionWorker* w = projections_->Find(kPatientsView);
-  if (w == nullptr)
-    return PatientFacts{};
-  auto rec =
-      PatientRecordView::Read(*w->store(), ledger_->key_ring(), patient_id);
-  if (!rec.ok())
-    return PatientFacts{};
-  return FactsFromRecord(*rec, actor);
-}
-
-absl::Status QueryServiceImpl::ListEntities(
-    const std::string& view, const std::string& prefix,
-    const std::string& first_after, const std::string& stop_at,
-    uint32_t page_size, const std::string& page_token,
-    const std::function<absl::Status(const std::string& id)>& emit,
-    std::string* next_page_token) {
-  auto after = DecodeToken(page_token, prefix);
-  if (!after.ok())
-    return after.status();
-  if (after->empty())
-    *after = first_after;
-  ProjectionWorker* w = projections_->Find(view);
-  auto page = w->store()->Scan(prefix, *after, PageSize(page_size));
-  if (!page.ok())
-    return page.status();
-  bool stopped = false;
-  for (const auto& row : page->rows) {
-    if (!stop_at.empty() && row.key >= stop_at) {
-      stopped = true;
-      break;
-    }
-    if (auto s = emit(EntityView::IdOfKey(row.key)); !s.ok())
-      return s;
-  }
-  if (page->more && !stopped && !page->rows.empty())
-    *next_page_token = absl::WebSafeBase64Escape(page->rows.back().key);
-  return absl::OkStatus();
+  return core_.RunRead(
+      call, "/carelog.v1.QueryService/ListPatients", kPatientsView,
+      req->min_position(), [this, req, reply](CommandScope& scope) {
+        return ListFromIndex(scope,
+                             PatientRecordView::FilterPrefix(req->filter()),
+                             req->page_size(), req->page_token(), reply);
+      });
 }
 
 grpc::ServerUnaryReactor* QueryServiceImpl::ListAppointments(
     grpc::CallbackServerContext* call, const ListAppointmentsRequest* req,
     AppointmentPage* reply) {
   std::string prefix, first_after;
+  std::vector<const char*> filter_fields;  // what the list's keys rest on
   absl::Status bad;
   const std::string now_key = TimeKey(absl::ToUnixMicros(absl::Now()));
   switch (req->filter()) {
@@ -412,51 +270,52 @@ grpc::ServerUnaryReactor* QueryServiceImpl::ListAppointments(
         bad = absl::InvalidArgumentError("day: expected YYYY-MM-DD");
       prefix =
           AppointmentsView::ProviderDayPrefix(req->provider_id(), req->day());
+      filter_fields = {"provider", "time"};
       break;
     }
     case ListAppointmentsRequest::FILTER_UPCOMING:
       prefix = "iu/";
       first_after = absl::StrCat(prefix, now_key);
+      filter_fields = {"time", "status"};
       break;
     case ListAppointmentsRequest::FILTER_NO_SHOWS:
       prefix = "in/";
+      filter_fields = {"time", "status"};
       break;
     default:
       bad = absl::InvalidArgumentError("filter: required");
   }
   if (!bad.ok()) {
-    auto* reactor = call->DefaultReactor();
-    reactor->Finish(ToGrpcStatus(bad));
-    return reactor;
+    return Reject(call, bad);
   }
-  return RunRead(
+  return core_.RunRead(
       call, "/carelog.v1.QueryService/ListAppointments", kAppointmentsView,
       req->min_position(),
-      [this, req, reply, prefix, first_after](CommandScope& scope) {
-        ProjectionWorker* w = projections_->Find(kAppointmentsView);
-        auto emit = [&](const std::string& id) -> absl::Status {
-          auto ent =
-              EntityView::ReadEntity(*w->store(), ledger_->key_ring(), id);
+      [this, req, reply, prefix, first_after,
+       filter_fields](CommandScope& scope) {
+        ReadDecisions decisions(&core_, &scope);
+        auto emit = [&](const std::string& key) -> absl::Status {
+          auto ent = core_.ReadEntity<AppointmentRecord>(
+              kAppointmentsView, EntityView::IdOfKey(key));
           if (absl::IsNotFound(ent.status()))
             return absl::OkStatus();  // erased meanwhile
           if (!ent.ok())
             return ent.status();
-          AppointmentRecord rec;
-          if (!rec.ParseFromString(ent->second))
-            return absl::DataLossError(absl::StrCat("appointment ", id));
-          auto d =
-              scope.Authorize(kResourceAppointments, kActionRead, ent->first,
-                              FactsFor(ent->first, scope.ctx().actor));
-          if (!d.ok())
+          auto masks = decisions.Decide(kResourceAppointments, ent->first);
+          if (!masks.ok())
             return absl::OkStatus();  // left out; the denial is audited
-          const auto& m = scope.decisions().back().masked_fields();
-          ApplyAppointmentMasks({m.begin(), m.end()}, &rec);
-          *reply->add_appointments() = std::move(rec);
+          // A filter on a masked field would disclose it.
+          for (const char* f : filter_fields) {
+            if (Masked(*masks, f))
+              return absl::OkStatus();
+          }
+          ApplyAppointmentMasks(*masks, &ent->second);
+          *reply->add_appointments() = std::move(ent->second);
           return absl::OkStatus();
         };
-        return ListEntities(kAppointmentsView, prefix, first_after, "",
-                            req->page_size(), req->page_token(), emit,
-                            reply->mutable_next_page_token());
+        return core_.ListKeys(kAppointmentsView, {prefix, first_after, ""},
+                              req->page_size(), req->page_token(), emit,
+                              reply->mutable_next_page_token());
       });
 }
 
@@ -492,44 +351,42 @@ grpc::ServerUnaryReactor* QueryServiceImpl::ListComplaints(
       bad = absl::InvalidArgumentError("filter: unknown");
   }
   if (!bad.ok()) {
-    auto* reactor = call->DefaultReactor();
-    reactor->Finish(ToGrpcStatus(bad));
-    return reactor;
+    return Reject(call, bad);
   }
   // The unfiltered list shows open complaints that are not acknowledged
   // yet, soonest due first.
-  return RunRead(
+  return core_.RunRead(
       call, "/carelog.v1.QueryService/ListComplaints", kComplaintsView,
       req->min_position(),
       [this, req, reply, prefix, stop_at, now](CommandScope& scope) {
-        ProjectionWorker* w = projections_->Find(kComplaintsView);
-        auto emit = [&](const std::string& id) -> absl::Status {
-          auto ent =
-              EntityView::ReadEntity(*w->store(), ledger_->key_ring(), id);
+        ReadDecisions decisions(&core_, &scope);
+        auto emit = [&](const std::string& key) -> absl::Status {
+          auto ent = core_.ReadEntity<ComplaintRecord>(
+              kComplaintsView, EntityView::IdOfKey(key));
           if (absl::IsNotFound(ent.status()))
             return absl::OkStatus();
           if (!ent.ok())
             return ent.status();
-          ComplaintRecord rec;
-          if (!rec.ParseFromString(ent->second))
-            return absl::DataLossError(absl::StrCat("complaint ", id));
-          auto d = scope.Authorize(kResourceComplaints, kActionRead, ent->first,
-                                   FactsFor(ent->first, scope.ctx().actor));
-          if (!d.ok())
+          auto masks = decisions.Decide(kResourceComplaints, ent->first);
+          if (!masks.ok())
             return absl::OkStatus();
+          ComplaintRecord& rec = ent->second;
           rec.set_age_seconds(
               std::max<int64_t>(0, (now - rec.filed_at_micros()) / 1000000));
           if (!rec.acknowledged() && rec.response_due_at_micros() > 0 &&
               now > rec.response_due_at_micros())
             rec.set_response_breached(true);
-          const auto& m = scope.decisions().back().masked_fields();
-          ApplyComplaintMasks({m.begin(), m.end()}, &rec);
+          // A status filter on a masked status would disclose it.
+          if (req->filter() == ListComplaintsRequest::FILTER_STATUS &&
+              Masked(*masks, "status"))
+            return absl::OkStatus();
+          ApplyComplaintMasks(*masks, &rec);
           *reply->add_complaints() = std::move(rec);
           return absl::OkStatus();
         };
-        return ListEntities(kComplaintsView, prefix, "", stop_at,
-                            req->page_size(), req->page_token(), emit,
-                            reply->mutable_next_page_token());
+        return core_.ListKeys(kComplaintsView, {prefix, "", stop_at},
+                              req->page_size(), req->page_token(), emit,
+                              reply->mutable_next_page_token());
       });
 }
 
@@ -537,19 +394,19 @@ grpc::ServerUnaryReactor* QueryServiceImpl::GetProjectionStatus(
     grpc::CallbackServerContext* call, const GetProjectionStatusRequest*,
     GetProjectionStatusReply* reply) {
   auto* reactor = call->DefaultReactor();
-  auto ctx = auth_->Authenticate(*call);
+  auto ctx = core_.auth()->Authenticate(*call);
   if (!ctx.ok()) {
     reactor->Finish(ToGrpcStatus(ctx.status()));
     return reactor;
   }
   // Positions and counts only: no patient data, so no audit event.
-  auto d = access_->Check(
+  auto d = core_.access()->Check(
       *ctx, AccessRequest{kResourceLedger, kActionRead, "", PatientFacts{}});
   if (!d.ok()) {
     reactor->Finish(ToGrpcStatus(d.status()));
     return reactor;
   }
-  for (const auto& w : projections_->workers())
+  for (const auto& w : core_.projections()->workers())
     ToProto(w->status(), reply->add_projections());
   reactor->Finish(grpc::Status::OK);
   return reactor;
@@ -559,18 +416,19 @@ grpc::ServerUnaryReactor* QueryServiceImpl::RebuildProjection(
     grpc::CallbackServerContext* call, const RebuildProjectionRequest* req,
     RebuildProjectionReply* reply) {
   auto* reactor = call->DefaultReactor();
-  auto ctx = auth_->Authenticate(*call);
+  auto ctx = core_.auth()->Authenticate(*call);
   if (!ctx.ok()) {
     reactor->Finish(ToGrpcStatus(ctx.status()));
     return reactor;
   }
-  auto d = access_->Check(
+  auto d = core_.access()->Check(
       *ctx, AccessRequest{kResourceLedger, "admin", "", PatientFacts{}});
   if (!d.ok()) {
     reactor->Finish(ToGrpcStatus(d.status()));
     return reactor;
   }
-  if (!req->name().empty() && projections_->Find(req->name()) == nullptr) {
+  if (!req->name().empty() &&
+      core_.projections()->Find(req->name()) == nullptr) {
     reactor->Finish(ToGrpcStatus(absl::NotFoundError(
         absl::StrCat("no projection named ", req->name()))));
     return reactor;
@@ -578,20 +436,20 @@ grpc::ServerUnaryReactor* QueryServiceImpl::RebuildProjection(
   // Creating a column family is disk work: off the reactor.
   auto task = [this, req, reply, reactor] {
     absl::Status result;
-    for (const auto& w : projections_->workers()) {
+    for (const auto& w : core_.projections()->workers()) {
       if (!req->name().empty() && w->name() != req->name())
         continue;
       if (auto s = w->Rebuild(); !s.ok() && result.ok())
         result = s;
       ToProto(w->status(), reply->add_projections());
     }
-    if (log_)
-      log_->Info(
+    if (core_.log() != nullptr)
+      core_.log()->Info(
           "projection_rebuild_started",
           {{"name", req->name().empty() ? std::string("all") : req->name()}});
     reactor->Finish(ToGrpcStatus(result));
   };
-  if (auto s = executor_->Submit(std::move(task)); !s.ok())
+  if (auto s = core_.executor()->Submit(std::move(task)); !s.ok())
     reactor->Finish(ToGrpcStatus(s));
   return reactor;
 }

@@ -5,15 +5,21 @@
 // for min_position (bounded by the call's deadline: DEADLINE_EXCEEDED),
 // reads the view, asks the single enforcement point (AccessEnforcer) for
 // every patient it would disclose — with PatientFacts from the view's care
-// team and flags — clears the fields the decision masks, and appends one
-// AccessAudited event per decision (audit key, stream audit/<patient>). The
-// reply is sent only once that append is durable; if it fails, the read fails
-// UNAVAILABLE (fail closed). A denied Get answers PERMISSION_DENIED after its
-// denial is durable; lists leave out patients the caller may not read.
+// team and flags (and case assignment where the view knows it) — clears the
+// fields the decision masks, and appends one AccessAudited event per
+// decision (audit key, stream audit/<patient>): one per patient, resource and
+// relationship in a read (query_support.h). The reply is sent only once that
+// append is durable; if it fails, the read fails UNAVAILABLE (fail closed). A
+// denied Get answers PERMISSION_DENIED after its denial is durable; lists
+// leave out patients the caller may not read, and rows whose filter or order
+// rests on a field the caller's decision masks.
+// The reads of each view family live in their own file: query_service.cc
+// (patients, appointments, complaints, status), query_billing.cc,
+// query_logistics.cc, query_messaging.cc.
 // Concurrency. Thread-safe; reads run on Executor threads (min_position waits
 // block one of them), audit appends complete on the ledger writer thread.
 // Limitations. A list page may hold fewer rows than asked when some are
-// denied or erased; the page token still advances.
+// denied, filtered or erased; the page token still advances.
 #ifndef CARELOG_SERVICES_PROJECTIONS_QUERY_SERVICE_H_
 #define CARELOG_SERVICES_PROJECTIONS_QUERY_SERVICE_H_
 
@@ -24,6 +30,7 @@
 #include "carelog/v1/queries.grpc.pb.h"
 #include "services/domain/command_runner.h"
 #include "services/projections/projections.h"
+#include "services/projections/query_support.h"
 #include "services/server/access.h"
 #include "services/server/executor.h"
 #include "services/server/log.h"
@@ -41,6 +48,19 @@ void ApplyAppointmentMasks(const std::vector<std::string>& masked_fields,
                            carelog::v1::AppointmentRecord* record);
 void ApplyComplaintMasks(const std::vector<std::string>& masked_fields,
                          carelog::v1::ComplaintRecord* record);
+// Billing ("billing" fields: charges, payments, balance, service_codes, …),
+// financial assistance ("financial_assistance" fields), logistics
+// ("logistics" fields) and messages (the fields of the message kind's
+// resource: clinical.messages, clinical.test_results,
+// clinical.care_instructions).
+void ApplyBillingMasks(const std::vector<std::string>& masked_fields,
+                       carelog::v1::BillingAccountRecord* record);
+void ApplyAssistanceMasks(const std::vector<std::string>& masked_fields,
+                          carelog::v1::AssistanceCaseRecord* record);
+void ApplyLogisticsMasks(const std::vector<std::string>& masked_fields,
+                         carelog::v1::LogisticsRecord* record);
+void ApplyMessageMasks(const std::vector<std::string>& masked_fields,
+                       carelog::v1::MessageRecord* record);
 
 class QueryServiceImpl final
     : public carelog::v1::QueryService::CallbackService {
@@ -70,6 +90,42 @@ class QueryServiceImpl final
       grpc::CallbackServerContext* call,
       const carelog::v1::ListComplaintsRequest* req,
       carelog::v1::ComplaintPage* reply) override;
+  grpc::ServerUnaryReactor* GetBillingAccount(
+      grpc::CallbackServerContext* call,
+      const carelog::v1::GetBillingAccountRequest* req,
+      carelog::v1::BillingAccountRecord* reply) override;
+  grpc::ServerUnaryReactor* ListBillingAccounts(
+      grpc::CallbackServerContext* call,
+      const carelog::v1::ListBillingAccountsRequest* req,
+      carelog::v1::BillingAccountPage* reply) override;
+  grpc::ServerUnaryReactor* ListInstalments(
+      grpc::CallbackServerContext* call,
+      const carelog::v1::ListInstalmentsRequest* req,
+      carelog::v1::InstalmentPage* reply) override;
+  grpc::ServerUnaryReactor* GetAssistanceCase(
+      grpc::CallbackServerContext* call,
+      const carelog::v1::GetAssistanceCaseRequest* req,
+      carelog::v1::AssistanceCaseRecord* reply) override;
+  grpc::ServerUnaryReactor* ListAssistanceCases(
+      grpc::CallbackServerContext* call,
+      const carelog::v1::ListAssistanceCasesRequest* req,
+      carelog::v1::AssistanceCasePage* reply) override;
+  grpc::ServerUnaryReactor* GetLogisticsArrangement(
+      grpc::CallbackServerContext* call,
+      const carelog::v1::GetLogisticsArrangementRequest* req,
+      carelog::v1::LogisticsRecord* reply) override;
+  grpc::ServerUnaryReactor* ListLogistics(
+      grpc::CallbackServerContext* call,
+      const carelog::v1::ListLogisticsRequest* req,
+      carelog::v1::LogisticsPage* reply) override;
+  grpc::ServerUnaryReactor* GetMessage(
+      grpc::CallbackServerContext* call,
+      const carelog::v1::GetMessageRequest* req,
+      carelog::v1::MessageRecord* reply) override;
+  grpc::ServerUnaryReactor* ListMessages(
+      grpc::CallbackServerContext* call,
+      const carelog::v1::ListMessagesRequest* req,
+      carelog::v1::MessagePage* reply) override;
   grpc::ServerUnaryReactor* GetProjectionStatus(
       grpc::CallbackServerContext* call,
       const carelog::v1::GetProjectionStatusRequest* req,
@@ -80,26 +136,7 @@ class QueryServiceImpl final
       carelog::v1::RebuildProjectionReply* reply) override;
 
  private:
-  using Body = std::function<absl::Status(CommandScope&)>;
-  // Runs `body` on the executor and finishes the call after auditing.
-  grpc::ServerUnaryReactor* RunRead(grpc::CallbackServerContext* call,
-                                    const std::string& method,
-                                    const std::string& view,
-                                    uint64_t min_position, Body body);
-  // Facts about `patient_id` for `actor` from the patients view ({} when
-  // unknown).
-  PatientFacts FactsFor(const std::string& patient_id,
-                        const std::string& actor);
-  // One page of entity ids from keys under `prefix` (after the token, else
-  // after `first_after`; keys >= `stop_at` end the list when not empty);
-  // `emit` authorizes and adds each.
-  absl::Status ListEntities(
-      const std::string& view, const std::string& prefix,
-      const std::string& first_after, const std::string& stop_at,
-      uint32_t page_size, const std::string& page_token,
-      const std::function<absl::Status(const std::string& id)>& emit,
-      std::string* next_page_token);
-  // One page of records from index/filter keys under `prefix`.
+  // One page of patient records from index/filter keys under `prefix`.
   absl::Status ListFromIndex(CommandScope& scope, const std::string& prefix,
                              uint32_t page_size, const std::string& page_token,
                              carelog::v1::PatientRecordPage* reply);
@@ -108,12 +145,7 @@ class QueryServiceImpl final
   absl::StatusOr<carelog::v1::PatientRecord> ReadAuthorized(
       CommandScope& scope, const std::string& patient_id, bool insurance);
 
-  storage::Ledger* const ledger_;
-  Executor* const executor_;
-  const Authenticator* const auth_;
-  const AccessEnforcer* const access_;
-  Projections* const projections_;
-  std::shared_ptr<JsonLog> log_;
+  QueryCore core_;
 };
 
 }  // namespace carelog::services::projections

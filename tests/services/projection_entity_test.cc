@@ -2,98 +2,35 @@
 // scripted event sequences, filters, masks, erasure, rebuild equals live.
 // Events are appended straight into the server's ledger (as the domain
 // services would write them) so that the views are tested on their own.
-#include <fstream>
-#include <iterator>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
-#include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 
 #include "carelog/v1/complaints.pb.h"
-#include "carelog/v1/patients.pb.h"
-#include "carelog/v1/queries.grpc.pb.h"
 #include "carelog/v1/scheduling.pb.h"
-#include "crypto/jwt.h"
-#include "services/domain/event_codec.h"
-#include "services/server/policy_access.h"
-#include "services/server/server.h"
-#include "storage/maintenance.h"
-#include "tests/testing/ledger_fixture.h"
-#include "tests/testing/status_matchers.h"
-#include "tests/testing/temp_dir.h"
+#include "tests/services/projection_fixture.h"
 
 namespace carelog::services {
 namespace {
 
-using ::carelog::testing::IsOk;
 using namespace carelog::v1;  // NOLINT
 
-constexpr char kIssuer[] = "https://issuer.carelog.test";
 constexpr int64_t kHour = 3600LL * 1000000;
 
-class ProjectionEntityTest : public ::testing::Test {
+class ProjectionEntityTest : public ProjectionServerTest {
  protected:
   void SetUp() override {
-    auto signer = crypto::TokenSigner::Generate("EdDSA", "k1");
-    ASSERT_THAT(signer, IsOk());
-    signer_ = std::move(*signer);
-    const std::string jwks = dir_.Sub("jwks.json");
-    std::ofstream(jwks) << signer_->PublicJwks();
-    config_.listen = "127.0.0.1:0";
-    config_.data_dir = dir_.Sub("data");
-    config_.issuers = {{kIssuer, jwks}};
-    config_.metrics_listen = "";
-    config_.log_level = "error";
-    auto policy = LoadAccessPolicy("");
-    ASSERT_THAT(policy, IsOk());
-    auto server = CarelogServer::Start(config_, carelog::testing::TestKek(),
-                                       JsonLog::File(dir_.Sub("log"), "error"),
-                                       nullptr, *policy);
-    ASSERT_THAT(server, IsOk());
-    server_ = std::move(*server);
-    channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
-                                   grpc::InsecureChannelCredentials());
-    queries_ = QueryService::NewStub(channel_);
+    ProjectionServerTest::SetUp();
     now_ = absl::ToUnixMicros(absl::Now());
   }
 
-  std::string Token(const std::string& sub, std::vector<std::string> roles) {
-    crypto::TokenSigner::Claims c;
-    c.issuer = kIssuer;
-    c.subject = sub;
-    c.audience = "carelog";
-    c.roles = std::move(roles);
-    c.issued_at = absl::Now();
-    c.ttl = absl::Minutes(10);
-    auto t = signer_->Mint(c);
-    EXPECT_THAT(t, IsOk());
-    return t.ok() ? *t : "";
-  }
   void Prepare(grpc::ClientContext* ctx, const std::string& role,
                const std::string& purpose = "HOPERAT") {
-    ctx->AddMetadata("authorization", "Bearer " + Token("actor-1", {role}));
-    ctx->AddMetadata("x-carelog-purpose", purpose);
-    ctx->set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(20)));
-  }
-
-  uint64_t Append(const std::string& stream, const std::string& patient,
-                  const google::protobuf::Message& body) {
-    storage::AppendRequest req;
-    req.command_id = absl::StrCat("cmd-", ++seq_);
-    EventMeta meta;
-    meta.set_actor("fd-0001");
-    storage::StreamAppend sa;
-    sa.stream_id = stream;
-    sa.events.push_back(
-        ToLedgerEvent(body, meta, crypto::KeyClass::kSubject, patient));
-    req.streams.push_back(std::move(sa));
-    auto r = server_->ledger()->Append(req);
-    EXPECT_THAT(r, IsOk());
-    return r.ok() ? r->last_position : 0;
+    ProjectionServerTest::Prepare(ctx, role, purpose, "actor-1");
   }
 
   uint64_t Schedule(const std::string& id, const std::string& patient,
@@ -190,15 +127,8 @@ class ProjectionEntityTest : public ::testing::Test {
     return Append("complaint/cp-2", "pt-2", ack);
   }
 
-  carelog::testing::TempDir dir_;
-  ServerConfig config_;
-  std::unique_ptr<crypto::TokenSigner> signer_;
-  std::unique_ptr<CarelogServer> server_;
-  std::shared_ptr<grpc::Channel> channel_;
-  std::unique_ptr<QueryService::Stub> queries_;
   int64_t now_ = 0;
   int64_t day_start_ = 0;
-  int seq_ = 0;
 };
 
 TEST_F(ProjectionEntityTest, AppointmentsByPatientProviderDayUpcomingNoShows) {
@@ -298,24 +228,17 @@ TEST_F(ProjectionEntityTest, ComplaintsByStatusAssigneeAndBreach) {
 
 TEST_F(ProjectionEntityTest, ErasedPatientLeavesBothViews) {
   Script();
-  storage::ErasureRequest er;
-  er.subject_id = "pt-1";
-  er.reason = "patient request";
-  er.basis = "GDPR-17";
-  er.actor = "dpo-1";
-  auto receipt = storage::EraseSubject(*server_->ledger(), er);
-  ASSERT_THAT(receipt, IsOk());
+  const uint64_t erased = Erase("pt-1");
   ListAppointmentsRequest by_patient;
   by_patient.set_filter(ListAppointmentsRequest::FILTER_PATIENT);
   by_patient.set_patient_id("pt-1");
-  EXPECT_TRUE(Ids(Appointments(by_patient, receipt->position)).empty());
+  EXPECT_TRUE(Ids(Appointments(by_patient, erased)).empty());
   ListAppointmentsRequest day;
   day.set_filter(ListAppointmentsRequest::FILTER_UPCOMING);
-  EXPECT_THAT(Ids(Appointments(day, receipt->position)),
-              ::testing::ElementsAre("ap-3"));
+  EXPECT_THAT(Ids(Appointments(day, erased)), ::testing::ElementsAre("ap-3"));
   ListComplaintsRequest breached;
   breached.set_filter(ListComplaintsRequest::FILTER_BREACHED);
-  EXPECT_TRUE(Ids(Complaints(breached, receipt->position)).empty());
+  EXPECT_TRUE(Ids(Complaints(breached, erased)).empty());
 }
 
 TEST_F(ProjectionEntityTest, NoPlaintextInTheDataDirectory) {
@@ -328,17 +251,11 @@ TEST_F(ProjectionEntityTest, NoPlaintextInTheDataDirectory) {
   c.set_filter(ListComplaintsRequest::FILTER_PATIENT);
   c.set_patient_id("pt-1");
   ASSERT_EQ(Complaints(c, last).complaints_size(), 1);
-  server_->Shutdown();
-  server_.reset();
   int files = 0;
-  for (const auto& f : carelog::testing::ListFilesRecursive(config_.data_dir)) {
-    std::ifstream in(f, std::ios::binary);
-    const std::string bytes((std::istreambuf_iterator<char>(in)),
-                            std::istreambuf_iterator<char>());
-    ++files;
-    for (const char* m : {"bring prior ECG", "waited two hours", "cardiology"})
-      EXPECT_EQ(bytes.find(m), std::string::npos) << m << " in " << f;
-  }
+  EXPECT_THAT(
+      PlaintextInDataDir({"bring prior ECG", "waited two hours", "cardiology"},
+                         &files),
+      ::testing::IsEmpty());
   EXPECT_GT(files, 3);
 }
 
@@ -363,32 +280,7 @@ TEST_F(ProjectionEntityTest, RebuildEqualsLive) {
   };
   const std::string live = snapshot();
   ASSERT_FALSE(live.empty());
-  RebuildProjectionRequest req;
-  RebuildProjectionReply reply;
-  grpc::ClientContext ctx;
-  ctx.AddMetadata("authorization",
-                  "Bearer " + Token("admin-1", {"ledger-admin"}));
-  ctx.AddMetadata("x-carelog-purpose", "HSYSADMIN");
-  ctx.AddMetadata("x-carelog-reason", "rebuild test");
-  grpc::Status s = queries_->RebuildProjection(&ctx, req, &reply);
-  ASSERT_TRUE(s.ok()) << s.error_message();
-  EXPECT_EQ(reply.projections_size(), 3);
-  // Wait until no projection reports a rebuild in progress.
-  for (int i = 0; i < 2000; ++i) {
-    GetProjectionStatusReply st;
-    grpc::ClientContext c2;
-    c2.AddMetadata("authorization", "Bearer " + Token("op-1", {"operator"}));
-    c2.AddMetadata("x-carelog-purpose", "HOPERAT");
-    ASSERT_TRUE(
-        queries_->GetProjectionStatus(&c2, GetProjectionStatusRequest(), &st)
-            .ok());
-    bool busy = false;
-    for (const auto& p : st.projections())
-      busy = busy || p.rebuilding();
-    if (!busy)
-      break;
-    absl::SleepFor(absl::Milliseconds(5));  // polling an RPC, not a race
-  }
+  RebuildAll();
   EXPECT_EQ(snapshot(), live);
 }
 
