@@ -90,6 +90,7 @@ class Runner {
     this.sent = new Map();
     this.disclosures = [];  // {actor, purpose, resource, outcome} the reads should have audited
     this.auditMark = null;
+    this.services = new Set();  // what reflection listed
   }
 
   // ---------------------------------------------------------- substitution
@@ -145,6 +146,7 @@ class Runner {
 
   async step_reflection() {
     const names = new Set(await this.client.listServices());
+    this.services = names;
     const missing = this.s.services.filter((s) => !names.has(s));
     if (missing.length) throw new StepFailed(`reflection does not list ${show(missing)} (it lists ${show([...names].sort())})`);
   }
@@ -236,10 +238,59 @@ class Runner {
     if (this.auditMark === 0) throw new StepFailed('the commands left no audit events on audit/<patient>');
   }
 
-  // Until AuditService lands: the reads appended exactly one sealed
+  async step_accounting(step) {
+    if (this.services.has('carelog.v1.AuditService')) await this.accountingFromAuditService(step);
+    else await this.accountingFromLedger({...step, as: step.ledger_as});
+  }
+
+  // Every AuditRecord of the patient, paged through AuditService.QueryAudit.
+  async queryAudit(step, minPosition) {
+    const records = [];
+    let token = '';
+    for (;;) {
+      const {code, message, reply} = await this.callAs(step, 'carelog.v1.AuditService/QueryAudit', {
+        filter: {patient_id: this.variable('patient_id')}, min_position: String(minPosition),
+        page_size: 500, page_token: token});
+      if (code !== 'OK') throw new StepFailed(`QueryAudit: ${code} ${message}`);
+      records.push(...(reply.records || []));
+      token = reply.next_page_token || '';
+      if (!token) return records;
+    }
+  }
+
+  // The compliance officer's accounting of disclosures: the patient's read
+  // decisions are exactly the scenario's (actor, purpose, resource, outcome),
+  // nothing more or less; the officer's own query is audited too.
+  async accountingFromAuditService(step) {
+    const head = await this.callAs({...step, as: step.ledger_as}, 'carelog.v1.LedgerService/GetHead', {});
+    if (head.code !== 'OK') throw new StepFailed(`GetHead: ${head.code} ${head.message}`);
+    const records = await this.queryAudit(step, head.reply.position);
+    const actual = records
+        .filter((r) => getPath(r, 'access.action') === 'read' && getPath(r, 'access.resource') !== 'audit')
+        .map((r) => ({actor: getPath(r, 'access.actor'), purpose: getPath(r, 'access.purpose'),
+          resource: getPath(r, 'access.resource'), outcome: getPath(r, 'access.outcome')}));
+    const missing = [];
+    for (const want of this.disclosures) {
+      const i = actual.findIndex((got) => got.actor === want.actor && got.purpose === want.purpose &&
+          got.resource === want.resource && (want.outcome === null || got.outcome === want.outcome));
+      if (i < 0) missing.push(want);
+      else actual.splice(i, 1);
+    }
+    if (missing.length || actual.length) {
+      throw new StepFailed(`accounting differs: missing ${show(missing)}, unexpected ${show(actual)}`);
+    }
+    // The query just made is itself an audited read of this patient's trail.
+    const again = await this.queryAudit(step, 0);
+    const me = this.actor(step).sub;
+    if (!again.some((r) => getPath(r, 'access.resource') === 'audit' && getPath(r, 'access.actor') === me)) {
+      throw new StepFailed('the compliance officer\'s own query is not in the audit trail');
+    }
+  }
+
+  // Until AuditService is served: the reads appended exactly one sealed
   // AccessAudited event per expected disclosure to audit/<patient>, under the
   // audit key (contents are not readable through the ledger API).
-  async step_accounting(step) {
+  async accountingFromLedger(step) {
     if (this.auditMark === null) throw new StepFailed('no audit_mark step ran');
     const fresh = (await this.auditEvents(step)).slice(this.auditMark);
     if (fresh.length !== this.disclosures.length) {

@@ -120,6 +120,7 @@ class Runner:
         self.sent = {}
         self.disclosures = []  # (actor, purpose, resource, outcome) the reads should have audited
         self.audit_mark = None
+        self.services = set()  # what reflection listed
 
     # ------------------------------------------------------------ substitution
     def subst(self, v):
@@ -174,6 +175,7 @@ class Runner:
 
     def step_reflection(self, step):
         names = set(self.client.list_services())
+        self.services = names
         missing = [s for s in self.s["services"] if s not in names]
         if missing:
             raise StepFailed("reflection does not list %s (it lists %s)" % (missing, sorted(names)))
@@ -256,7 +258,57 @@ class Runner:
             raise StepFailed("the commands left no audit events on audit/<patient>")
 
     def step_accounting(self, step):
-        """Until AuditService lands: the reads appended exactly one sealed
+        if "carelog.v1.AuditService" in self.services:
+            self.accounting_from_audit_service(step)
+        else:
+            self.accounting_from_ledger(dict(step, **{"as": step["ledger_as"]}))
+
+    def query_audit(self, step, min_position):
+        """Every AuditRecord of the patient, paged through AuditService.QueryAudit."""
+        records, token = [], ""
+        while True:
+            code, message, reply = self.call_as(step, "carelog.v1.AuditService/QueryAudit", {
+                "filter": {"patient_id": self.var("patient_id")}, "min_position": str(min_position),
+                "page_size": 500, "page_token": token})
+            if code != "OK":
+                raise StepFailed("QueryAudit: %s %s" % (code, message))
+            records.extend(reply.get("records", []))
+            token = reply.get("next_page_token", "")
+            if not token:
+                return records
+
+    def accounting_from_audit_service(self, step):
+        """The compliance officer's accounting of disclosures: the patient's read
+        decisions are exactly the scenario's (actor, purpose, resource, outcome),
+        nothing more or less; the officer's own query is audited too."""
+        code, message, head = self.call_as(dict(step, **{"as": step["ledger_as"]}),
+                                           "carelog.v1.LedgerService/GetHead", {})
+        if code != "OK":
+            raise StepFailed("GetHead: %s %s" % (code, message))
+        records = self.query_audit(step, head["position"])
+        actual = [(get_path(r, "access.actor"), get_path(r, "access.purpose"), get_path(r, "access.resource"),
+                   get_path(r, "access.outcome"))
+                  for r in records
+                  if get_path(r, "access.action") == "read" and get_path(r, "access.resource") != "audit"]
+        missing = []
+        for want in self.disclosures:
+            match = next((i for i, got in enumerate(actual)
+                          if got[:3] == want[:3] and (want[3] is None or got[3] == want[3])), None)
+            if match is None:
+                missing.append(want)
+            else:
+                actual.pop(match)
+        if missing or actual:
+            raise StepFailed("accounting differs: missing %r, unexpected %r" % (missing, actual))
+        # The query just made is itself an audited read of this patient's trail.
+        again = self.query_audit(step, 0)
+        me = self.actor(step)
+        if not any(get_path(r, "access.resource") == "audit" and get_path(r, "access.actor") == me["sub"]
+                   for r in again):
+            raise StepFailed("the compliance officer's own query is not in the audit trail")
+
+    def accounting_from_ledger(self, step):
+        """Until AuditService is served: the reads appended exactly one sealed
         AccessAudited event per expected disclosure to audit/<patient>, under the
         audit key (contents are not readable through the ledger API)."""
         if self.audit_mark is None:
