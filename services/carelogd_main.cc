@@ -9,7 +9,11 @@
 #include <iostream>
 #include <thread>
 
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+
 #include "CLI/CLI.hpp"
+#include "policies/break_glass.h"
 #include "services/server/config.h"
 #include "services/server/log.h"
 #include "services/server/policy_access.h"
@@ -18,6 +22,9 @@
 namespace {
 
 using carelog::services::ServerConfig;
+
+// How long one declared emergency keeps break-the-glass access to a patient.
+constexpr absl::Duration kBreakGlassGrant = absl::Hours(1);
 
 int Fail(int code, const absl::Status& s) {
   std::fprintf(stderr, "carelogd: %s\n", std::string(s.message()).c_str());
@@ -178,7 +185,15 @@ int main(int argc, char** argv) {
   // The access policy: policy_file, or the default policy compiled in from
   // policies/default_policy.yaml. A bad file is a bad configuration (2); the
   // message names the path and line.
-  auto access_policy = carelog::services::LoadAccessPolicy(config.policy_file);
+  // Break-the-glass: a declared emergency (purpose ETREAT with a reason) that
+  // a break_glass rule permits opens a grant for that actor and patient,
+  // lasting kBreakGlassGrant; every use is flagged in its audit event. Grants
+  // live in memory: a restart ends them. Outlives the server (declared first).
+  carelog::policies::BreakGlassRegistry break_glass_grants(
+      [] { return absl::Now(); }, kBreakGlassGrant);
+  auto access_policy = carelog::services::LoadAccessPolicy(
+      config.policy_file, &break_glass_grants,
+      carelog::services::BreakGlassMode::kOpenOnDeclaredEmergency);
   if (!access_policy.ok())
     return Fail(2, access_policy.status());
 

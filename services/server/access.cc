@@ -41,6 +41,11 @@ void AccessEnforcer::SetPolicy(std::shared_ptr<const AccessPolicy> policy) {
   policy_ = std::move(policy);
 }
 
+std::shared_ptr<const AccessPolicy> AccessEnforcer::policy() const {
+  absl::MutexLock l(&mu_);
+  return policy_;
+}
+
 absl::StatusOr<AccessDecision> AccessEnforcer::Check(
     const RequestContext& ctx, const AccessRequest& req) const {
   std::shared_ptr<const AccessPolicy> policy;

@@ -92,6 +92,8 @@ class AccessEnforcer {
                                        const AccessRequest& req) const;
 
   void SetPolicy(std::shared_ptr<const AccessPolicy> policy);
+  // The policy in force (may be null).
+  std::shared_ptr<const AccessPolicy> policy() const;
 
  private:
   mutable absl::Mutex mu_;

@@ -2,12 +2,37 @@
 
 #include <utility>
 
+#include "absl/time/time.h"
+
+#include "policies/model.h"
+
 namespace carelog::services {
 
 PolicyAccessAdapter::PolicyAccessAdapter(
     std::shared_ptr<const policies::Policy> policy,
-    const policies::BreakGlassRegistry* grants)
-    : policy_(std::move(policy)), grants_(grants) {}
+    policies::BreakGlassRegistry* grants, BreakGlassMode mode)
+    : policy_(std::move(policy)), grants_(grants), mode_(mode) {}
+
+void PolicyAccessAdapter::MaybeOpenGrant(policies::RequestFacts* f) const {
+  if (grants_ == nullptr || mode_ != BreakGlassMode::kOpenOnDeclaredEmergency)
+    return;
+  if (f->break_glass_until > f->now ||
+      f->purpose != policies::kBreakGlassPurpose || !f->reason_present ||
+      f->patient_id.empty() || f->actor_id.empty())
+    return;
+  // Would a break_glass rule permit this request under a grant? Only then is
+  // the emergency real enough to open one; anything else opens nothing.
+  policies::RequestFacts trial = *f;
+  trial.break_glass_until = absl::InfiniteFuture();
+  const policies::Decision d = policy_->Decide(trial);
+  if (!d.allowed() || !d.break_glass)
+    return;
+  // Capped by the registry's max_ttl.
+  auto until =
+      grants_->Open(f->actor_id, f->patient_id, absl::InfiniteDuration());
+  if (until.ok())
+    f->break_glass_until = *until;
+}
 
 bool PolicyAccessAdapter::ToFacts(const RequestContext& ctx,
                                   const AccessRequest& req,
@@ -50,6 +75,7 @@ AccessDecision PolicyAccessAdapter::Decide(const RequestContext& ctx,
     out.policy_hash = policy_->hash();
     return out;
   }
+  MaybeOpenGrant(&facts);
   policies::Decision d = policy_->Decide(facts);
   out.allowed = d.effect == policies::Effect::kPermit;
   out.forbidden = d.effect == policies::Effect::kForbid;
@@ -62,20 +88,28 @@ AccessDecision PolicyAccessAdapter::Decide(const RequestContext& ctx,
 }
 
 absl::StatusOr<std::shared_ptr<const PolicyAccessAdapter>> LoadAccessPolicy(
-    const std::string& policy_file,
-    const policies::BreakGlassRegistry* grants) {
+    const std::string& policy_file, policies::BreakGlassRegistry* grants,
+    BreakGlassMode mode) {
   auto policy = policy_file.empty() ? policies::LoadDefaultPolicy()
                                     : policies::Policy::LoadFile(policy_file);
   if (!policy.ok())
     return policy.status();
-  return std::make_shared<const PolicyAccessAdapter>(std::move(*policy),
-                                                     grants);
+  return std::make_shared<const PolicyAccessAdapter>(std::move(*policy), grants,
+                                                     mode);
 }
 
 absl::StatusOr<std::string> ReloadAccessPolicy(
     const std::string& policy_file, AccessEnforcer* enforcer,
-    const policies::BreakGlassRegistry* grants) {
-  auto loaded = LoadAccessPolicy(policy_file, grants);
+    policies::BreakGlassRegistry* grants, BreakGlassMode mode) {
+  if (grants == nullptr) {
+    if (auto current = std::dynamic_pointer_cast<const PolicyAccessAdapter>(
+            enforcer->policy());
+        current != nullptr) {
+      grants = current->grants();
+      mode = current->break_glass_mode();
+    }
+  }
+  auto loaded = LoadAccessPolicy(policy_file, grants, mode);
   if (!loaded.ok())
     return loaded.status();
   std::string hash = (*loaded)->policy().hash();

@@ -162,6 +162,75 @@ TEST(PolicyAccessAdapterTest, BreakGlassGrantComesFromTheRegistry) {
   EXPECT_FALSE((*adapter)->Decide(ctx, req).allowed);
 }
 
+// carelogd's mode: the first read that declares an emergency (ETREAT and a
+// reason) and that a break_glass rule permits opens the grant itself.
+TEST(PolicyAccessAdapterTest, DeclaredEmergencyOpensAGrantForThatPatientOnly) {
+  absl::Time now = absl::FromUnixSeconds(1'800'000'000);
+  policies::BreakGlassRegistry grants([&now] { return now; }, absl::Hours(1));
+  auto adapter =
+      LoadAccessPolicy("", &grants, BreakGlassMode::kOpenOnDeclaredEmergency);
+  ASSERT_THAT(adapter, IsOk());
+  RequestContext ctx = Ctx({"clinician"}, "ETREAT");
+  ctx.actor = "dr-1";
+  ctx.received_at = now;
+  const AccessRequest req = Req("clinical.test_results", "read", "p-9");
+  // No reason: no emergency declared, nothing opened.
+  EXPECT_FALSE((*adapter)->Decide(ctx, req).allowed);
+  EXPECT_EQ(grants.ActiveUntil("dr-1", "p-9"), absl::InfinitePast());
+  ctx.reason = "unconscious in ED";
+  AccessDecision d = (*adapter)->Decide(ctx, req);
+  EXPECT_TRUE(d.allowed);
+  EXPECT_TRUE(d.break_glass);
+  EXPECT_EQ(grants.ActiveUntil("dr-1", "p-9"), now + absl::Hours(1));
+  EXPECT_EQ(grants.ActiveUntil("dr-1", "p-8"), absl::InfinitePast());
+  // The grant never widens a treatment read: TREAT still needs the care team.
+  RequestContext treat = Ctx({"clinician"}, "TREAT");
+  treat.actor = "dr-1";
+  treat.received_at = now;
+  EXPECT_FALSE((*adapter)->Decide(treat, req).allowed);
+}
+
+TEST(PolicyAccessAdapterTest, EmergencyNoBreakGlassRuleCoversOpensNothing) {
+  const absl::Time now = absl::FromUnixSeconds(1'800'000'000);
+  policies::BreakGlassRegistry grants([now] { return now; }, absl::Hours(1));
+  auto adapter =
+      LoadAccessPolicy("", &grants, BreakGlassMode::kOpenOnDeclaredEmergency);
+  ASSERT_THAT(adapter, IsOk());
+  // Billing is outside clinician-break-glass; a billing clerk has no such rule.
+  for (const auto& [role, resource] :
+       std::vector<std::pair<std::string, std::string>>{
+           {"clinician", "billing"}, {"billing_clerk", "clinical.messages"}}) {
+    RequestContext ctx = Ctx({role}, "ETREAT");
+    ctx.actor = "someone";
+    ctx.reason = "emergency";
+    ctx.received_at = now;
+    EXPECT_FALSE((*adapter)->Decide(ctx, Req(resource, "read", "p-9")).allowed)
+        << role;
+    EXPECT_EQ(grants.ActiveUntil("someone", "p-9"), absl::InfinitePast())
+        << role;
+  }
+}
+
+TEST(PolicyReloadTest, ReloadKeepsTheBreakGlassRegistryAndMode) {
+  carelog::testing::TempDir dir;
+  const std::string path = dir.Sub("policy.yaml");
+  WriteFile(path, std::string(policies::DefaultPolicyYaml()));
+  policies::BreakGlassRegistry grants([] { return absl::Now(); },
+                                      absl::Hours(1));
+  auto first =
+      LoadAccessPolicy(path, &grants, BreakGlassMode::kOpenOnDeclaredEmergency);
+  ASSERT_THAT(first, IsOk());
+  AccessEnforcer enforcer(*first);
+  ASSERT_THAT(ReloadAccessPolicy(path, &enforcer), IsOk());
+  RequestContext ctx = Ctx({"clinician"}, "ETREAT");
+  ctx.actor = "dr-1";
+  ctx.reason = "unconscious in ED";
+  ctx.received_at = absl::Now();
+  auto d = enforcer.Check(ctx, Req("patient.demographics", "read", "p-9"));
+  ASSERT_THAT(d, IsOk());
+  EXPECT_TRUE(d->break_glass);
+}
+
 TEST(PolicyReloadTest, BadFileKeepsTheOldPolicy) {
   carelog::testing::TempDir dir;
   const std::string path = dir.Sub("policy.yaml");
