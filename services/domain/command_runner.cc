@@ -60,6 +60,9 @@ absl::Status CommandScope::Authorize(const std::string& resource,
   a.set_request_id(ctx_.request_id);
   a.set_decided_at_micros(absl::ToUnixMicros(ctx_.received_at));
   a.set_method(method_);
+  a.set_patient_vip(facts.vip);
+  a.set_patient_employee(facts.employee);
+  a.set_patient_restricted(facts.restricted);
   if (decision.ok()) {
     a.set_outcome(OutcomeOf(*decision, action));
     for (const auto& r : decision->rules)
@@ -102,6 +105,12 @@ void CommandScope::Append(const std::string& stream_id,
       patient_id.empty() ? crypto::KeyClass::kSystem
                          : crypto::KeyClass::kSubject,
       patient_id);
+}
+
+void CommandScope::AppendAudit(const google::protobuf::Message& body,
+                               const std::string& patient_id) {
+  Add(AuditStream(patient_id), storage::ExpectedVersion::Any(), body,
+      crypto::KeyClass::kAudit, patient_id);
 }
 
 void CommandScope::AppendSystem(const std::string& stream_id,

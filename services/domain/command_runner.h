@@ -73,6 +73,12 @@ class CommandScope {
                     storage::ExpectedVersion expected,
                     const google::protobuf::Message& body);
 
+  // An event on the audit stream of `patient_id` (audit/<patient>, or
+  // audit/system when empty), sealed under the audit key — e.g. a review
+  // decision — in the same batch as the command's own audit events.
+  void AppendAudit(const google::protobuf::Message& body,
+                   const std::string& patient_id);
+
   // Accessors for the runner.
   struct Planned {
     std::string stream_id;

@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "services/audit/audit_view.h"
 #include "services/projections/billing_view.h"
 #include "services/projections/entity_views.h"
 #include "services/projections/patient_record_view.h"
@@ -19,6 +20,7 @@ absl::StatusOr<std::unique_ptr<Projections>> Projections::Open(
   views.push_back(std::make_unique<BillingView>(&ledger->key_ring()));
   views.push_back(std::make_unique<LogisticsView>(&ledger->key_ring()));
   views.push_back(std::make_unique<MessagesView>(&ledger->key_ring()));
+  views.push_back(std::make_unique<audit::AuditView>(&ledger->key_ring()));
   for (auto& v : views) {
     auto store = storage::ProjectionStore::Open(ledger, v->name());
     if (!store.ok())

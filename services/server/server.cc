@@ -19,6 +19,7 @@
 
 #include "crypto/jwt.h"
 #include "crypto/key_file.h"
+#include "services/audit/audit_service.h"
 #include "services/domain/command_runner.h"
 #include "services/domain/registry.h"
 #include "services/ledger/ledger_service.h"
@@ -160,6 +161,7 @@ class CarelogServer::Impl {
   std::unique_ptr<projections::QueryServiceImpl> query_service;
   std::unique_ptr<VerifiableLedgerServiceImpl> verifiable_service;
   std::unique_ptr<CommandRunner> runner;
+  std::unique_ptr<audit::AuditServiceImpl> audit_service;
   DomainServices domain;
   std::unique_ptr<grpc::Server> server;
   uint64_t metrics_listener = 0;
@@ -214,6 +216,7 @@ class CarelogServer::Impl {
     projections.reset();
     verifiable_service.reset();
     domain.services.clear();
+    audit_service.reset();
     runner.reset();
     executor.reset();
     ledger.reset();
@@ -360,6 +363,11 @@ absl::StatusOr<std::unique_ptr<CarelogServer>> CarelogServer::Start(
   impl->domain = MakeDomainServices(impl->runner.get());
   for (auto& svc : impl->domain.services)
     builder.RegisterService(svc.get());
+  impl->audit_service = std::make_unique<audit::AuditServiceImpl>(
+      audit::AuditedCallDeps{impl->ledger.get(), impl->executor.get(),
+                             impl->auth.get(), impl->access.get(), impl->log},
+      impl->runner.get(), impl->projections.get());
+  builder.RegisterService(impl->audit_service.get());
   std::vector<
       std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
       interceptors;
@@ -375,6 +383,7 @@ absl::StatusOr<std::unique_ptr<CarelogServer>> CarelogServer::Start(
     health->SetServingStatus("carelog.v1.LedgerService", true);
     health->SetServingStatus("carelog.v1.QueryService", true);
     health->SetServingStatus("carelog.v1.VerifiableLedgerService", true);
+    health->SetServingStatus("carelog.v1.AuditService", true);
     for (const auto& name : impl->domain.names)
       health->SetServingStatus(name, true);
   }
