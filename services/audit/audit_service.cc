@@ -144,9 +144,15 @@ absl::Status AuditServiceImpl::ReadAuthorized(CommandScope& scope,
   return absl::OkStatus();
 }
 
+uint64_t AuditServiceImpl::WaitPosition(uint64_t asked) const {
+  // An accounting covers everything durable when it was asked for.
+  return asked != 0 ? asked : deps_.ledger->GetHead().position;
+}
+
 grpc::ServerUnaryReactor* AuditServiceImpl::Page(
     grpc::CallbackServerContext* call, const std::string& method, PageArgs args,
     AuditPage* reply) {
+  args.min_position = WaitPosition(args.min_position);
   auto shared = std::make_shared<PageArgs>(std::move(args));
   return RunAuditedRead(
       call, deps_, absl::StrCat(kMethodPrefix, method), worker(),
@@ -219,7 +225,7 @@ grpc::ServerUnaryReactor* AuditServiceImpl::ExportAudit(
   args->action = "export";
   args->filter = req->filter();
   args->plan = AuditView::PlanFor(args->filter);
-  args->min_position = req->min_position();
+  args->min_position = WaitPosition(req->min_position());
   args->page_size = PageSize(req->page_size(), 200, 1000);
   auto after = DecodeToken(req->page_token(), args->plan.prefix);
   if (!after.ok())

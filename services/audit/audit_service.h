@@ -11,7 +11,9 @@
 // and its BreakGlassReviewed event in one batch). A denied call answers
 // PERMISSION_DENIED with no data once its denial is durable. Records are
 // masked by the decision's field masks; a filter on a masked field is
-// PERMISSION_DENIED. Bad input is INVALID_ARGUMENT naming the field, before
+// PERMISSION_DENIED. A read without min_position waits for the view to
+// reach the ledger head as of the call (read-your-writes for the trail).
+// Bad input is INVALID_ARGUMENT naming the field, before
 // anything is decided or appended.
 // Concurrency. Thread-safe; work runs on Executor threads.
 // Limitations. A page scans at most kMaxScan index rows: with filters that
@@ -76,6 +78,8 @@ class AuditServiceImpl final
                                  const std::string& method, PageArgs args,
                                  carelog::v1::AuditPage* reply);
   projections::ProjectionWorker* worker() const;
+  // min_position 0 means the ledger head when the call arrives.
+  uint64_t WaitPosition(uint64_t asked) const;
 
   const AuditedCallDeps deps_;
   CommandRunner* const runner_;
