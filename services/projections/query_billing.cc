@@ -235,6 +235,8 @@ grpc::ServerUnaryReactor* QueryServiceImpl::ListBillingAccounts(
 grpc::ServerUnaryReactor* QueryServiceImpl::ListInstalments(
     grpc::CallbackServerContext* call, const ListInstalmentsRequest* req,
     InstalmentPage* reply) {
+  if (auto s = CheckOptionalDay(req->due_until(), "due_until"); !s.ok())
+    return Reject(call, s);
   const std::string today = TodayUtc();
   KeyRange range{"iu/", "", ""};
   switch (req->filter()) {
@@ -329,7 +331,11 @@ grpc::ServerUnaryReactor* QueryServiceImpl::ListAssistanceCases(
     grpc::CallbackServerContext* call, const ListAssistanceCasesRequest* req,
     AssistanceCasePage* reply) {
   std::string prefix;
-  absl::Status bad;
+  absl::Status bad =
+      FirstError({CheckId(req->patient_id(), "patient_id", false),
+                  CheckId(req->counselor_id(), "counselor_id", false),
+                  KnownEnum(AssistanceStatus_IsValid(req->status()),
+                            req->status(), "status")});
   switch (req->filter()) {
     case ListAssistanceCasesRequest::FILTER_UNSPECIFIED:
       prefix =
@@ -339,16 +345,19 @@ grpc::ServerUnaryReactor* QueryServiceImpl::ListAssistanceCases(
       prefix = absl::StrCat("cs/", static_cast<int>(req->status()), "/");
       break;
     case ListAssistanceCasesRequest::FILTER_PATIENT:
-      bad = CheckId(req->patient_id(), "patient_id");
+      if (bad.ok())
+        bad = CheckId(req->patient_id(), "patient_id");
       prefix =
           absl::StrCat("s/", req->patient_id(), "/", BillingView::CaseId(""));
       break;
     case ListAssistanceCasesRequest::FILTER_COUNSELOR:
-      bad = CheckId(req->counselor_id(), "counselor_id");
+      if (bad.ok())
+        bad = CheckId(req->counselor_id(), "counselor_id");
       prefix = absl::StrCat("ic/", req->counselor_id(), "/");
       break;
     default:
-      bad = absl::InvalidArgumentError("filter: unknown");
+      if (bad.ok())
+        bad = absl::InvalidArgumentError("filter: unknown");
   }
   if (!bad.ok())
     return Reject(call, bad);

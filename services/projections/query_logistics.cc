@@ -77,6 +77,15 @@ grpc::ServerUnaryReactor* QueryServiceImpl::GetLogisticsArrangement(
 grpc::ServerUnaryReactor* QueryServiceImpl::ListLogistics(
     grpc::CallbackServerContext* call, const ListLogisticsRequest* req,
     LogisticsPage* reply) {
+  if (auto s = FirstError(
+          {CheckId(req->patient_id(), "patient_id", false),
+           KnownEnum(ArrangementKind_IsValid(req->kind()), req->kind(), "kind"),
+           KnownEnum(ArrangementStatus_IsValid(req->status()), req->status(),
+                     "status"),
+           CheckOptionalDay(req->from_day(), "from_day"),
+           CheckOptionalDay(req->to_day(), "to_day")});
+      !s.ok())
+    return Reject(call, s);
   KeyRange range;
   const ArrangementKind kind = req->kind();
   bool by_day = true;
@@ -101,11 +110,8 @@ grpc::ServerUnaryReactor* QueryServiceImpl::ListLogistics(
     default:
       return Reject(call, absl::InvalidArgumentError("filter: unknown"));
   }
-  if (!req->from_day().empty()) {
-    if (auto s = DayAfter(req->from_day(), "from_day"); !s.ok())
-      return Reject(call, s.status());
+  if (!req->from_day().empty())
     range.first_after = range.prefix + req->from_day();
-  }
   if (!req->to_day().empty()) {
     auto next = DayAfter(req->to_day(), "to_day");
     if (!next.ok())

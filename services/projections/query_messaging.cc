@@ -82,6 +82,13 @@ grpc::ServerUnaryReactor* QueryServiceImpl::GetMessage(
 grpc::ServerUnaryReactor* QueryServiceImpl::ListMessages(
     grpc::CallbackServerContext* call, const ListMessagesRequest* req,
     MessagePage* reply) {
+  if (auto s = FirstError(
+          {CheckId(req->patient_id(), "patient_id", false),
+           KnownEnum(MessageKind_IsValid(req->kind()), req->kind(), "kind"),
+           KnownEnum(MessageStatus_IsValid(req->status()), req->status(),
+                     "status")});
+      !s.ok())
+    return Reject(call, s);
   std::string prefix;
   switch (req->filter()) {
     case ListMessagesRequest::FILTER_PATIENT:

@@ -75,6 +75,27 @@ absl::StatusOr<std::string> DayAfter(const std::string& day,
   return absl::FormatTime("%Y-%m-%d", t + absl::Hours(24), absl::UTCTimeZone());
 }
 
+absl::Status FirstError(std::initializer_list<absl::Status> checks) {
+  for (const absl::Status& s : checks) {
+    if (!s.ok())
+      return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status KnownEnum(bool known, int value, absl::string_view field) {
+  return known ? absl::OkStatus()
+               : absl::InvalidArgumentError(
+                     absl::StrCat(field, ": unknown value ", value));
+}
+
+absl::Status CheckOptionalDay(const std::string& day,
+                              const std::string& field) {
+  if (day.empty())
+    return absl::OkStatus();
+  return DayAfter(day, field).status();
+}
+
 bool Masked(const std::vector<std::string>& masks, absl::string_view field) {
   return std::find(masks.begin(), masks.end(), field) != masks.end();
 }

@@ -9,6 +9,7 @@
 #define CARELOG_SERVICES_PROJECTIONS_QUERY_SUPPORT_H_
 
 #include <functional>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <string>
@@ -55,6 +56,14 @@ std::string TodayUtc();
 // when `day` is not a date.
 absl::StatusOr<std::string> DayAfter(const std::string& day,
                                      const std::string& field);
+// The first failed check, or OK. Fields a filter does not use must still be
+// well formed: bad input is refused wherever it appears.
+absl::Status FirstError(std::initializer_list<absl::Status> checks);
+// INVALID_ARGUMENT naming `field` unless `known` (an enum's IsValid).
+absl::Status KnownEnum(bool known, int value, absl::string_view field);
+// INVALID_ARGUMENT naming `field` unless `day` is empty or YYYY-MM-DD.
+absl::Status CheckOptionalDay(const std::string& day, const std::string& field);
+
 // Whether `masks` names `field`.
 bool Masked(const std::vector<std::string>& masks, absl::string_view field);
 

@@ -418,6 +418,17 @@ TEST_F(ProjectionBillingTest, DeniedReadsDiscloseNothing) {
   s = Call(&QueryService::Stub::ListInstalments, due, last, &page);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(s.error_message(), ::testing::HasSubstr("due_until"));
+  // Also where the filter does not use the field.
+  due.set_filter(ListInstalmentsRequest::FILTER_OVERDUE);
+  s = Call(&QueryService::Stub::ListInstalments, due, last, &page);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  ListAssistanceCasesRequest cases;
+  cases.set_filter(ListAssistanceCasesRequest::FILTER_STATUS);
+  cases.set_counselor_id("bad\x01id");
+  AssistanceCasePage none;
+  s = Call(&QueryService::Stub::ListAssistanceCases, cases, last, &none);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), ::testing::HasSubstr("counselor_id"));
 }
 
 TEST_F(ProjectionBillingTest, ErasedPatientLeavesTheView) {

@@ -260,6 +260,23 @@ TEST_F(ProjectionSupportTest, SupportSpecialistSeesResultStatusNotContents) {
   s = GetMessage("", last, &rec, "patient", "pt-1", "PATRQT");
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(s.error_message(), ::testing::HasSubstr("message_id"));
+  // Also fields the filter does not use.
+  ListMessagesRequest by_status;
+  by_status.set_filter(ListMessagesRequest::FILTER_STATUS);
+  by_status.set_patient_id("bad id");
+  MessagePage page;
+  grpc::ClientContext ctx;
+  Prepare(&ctx, "clinician", "TREAT", "dr-1");
+  s = queries_->ListMessages(&ctx, by_status, &page);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), ::testing::HasSubstr("patient_id"));
+  by_status.set_patient_id("");
+  by_status.set_kind(static_cast<MessageKind>(9999));
+  grpc::ClientContext ctx2;
+  Prepare(&ctx2, "clinician", "TREAT", "dr-1");
+  s = queries_->ListMessages(&ctx2, by_status, &page);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), ::testing::HasSubstr("kind"));
 }
 
 TEST_F(ProjectionSupportTest, LogisticsByDayStatusKindAndPatient) {
