@@ -58,6 +58,7 @@ struct Row {
   LoadResult r;
   SysDelta sys;
   ProcMemory mem;  // carelogd after the point (carelog rows only)
+  std::vector<std::pair<std::string, double>> threads;  // carelogd CPU shares
 };
 
 Row MakeRow(const std::string& workload, const std::string& system,
@@ -113,6 +114,10 @@ Json RowJson(const Row& w) {
     j["carelogd_cpu_us_per_op"] = w.sys.process_cpu_us_per_op(w.r.ops);
     j["carelogd_rss_kb"] = w.mem.rss_kb;
     j["carelogd_peak_rss_kb"] = w.mem.peak_rss_kb;
+    Json threads = Json::object();
+    for (const auto& [name, share] : w.threads)
+      threads[name] = share;
+    j["carelogd_cpu_share_by_thread"] = threads;
   }
   return j;
 }
@@ -143,12 +148,22 @@ Row Bench::Measure(const std::string& workload, const std::string& system,
   Row w = MakeRow(workload, system, callers);
   const int pid = system == "carelog" ? c_.carelogd_pid : 0;
   SysSample before = SampleSys(pid);
+  const ThreadCpu threads_before = SampleThreads(pid);
   w.r = RunClosedLoop(callers, absl::Seconds(c_.warmup),
                       absl::Seconds(c_.seconds), classes, op);
   w.sys = Delta(before, SampleSys(pid), c_.warmup, c_.seconds);
-  if (pid > 0)
+  if (pid > 0) {
     w.mem = ReadProcMemory(pid);
+    w.threads = ThreadShares(threads_before, SampleThreads(pid), 6);
+  }
   PrintRow(w);
+  if (!w.threads.empty()) {
+    std::string line = "    carelogd CPU by thread:";
+    for (const auto& [name, share] : w.threads)
+      absl::StrAppend(&line, " ", name, " ",
+                      absl::StrFormat("%.0f%%", 100 * share));
+    absl::PrintF("%s\n", line);
+  }
   rows_.push_back(w);
   return w;
 }

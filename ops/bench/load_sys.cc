@@ -3,12 +3,81 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
 #include <vector>
 
 namespace carelog::bench {
+
+namespace {
+
+// utime + stime from a /proc/.../stat line (fields 14 and 15; the command
+// name in parentheses may hold spaces).
+uint64_t CpuFromStat(const std::string& line) {
+  const size_t close = line.rfind(')');
+  if (close == std::string::npos || close + 2 > line.size())
+    return 0;
+  std::istringstream rest(line.substr(close + 2));
+  std::string field;
+  uint64_t utime = 0;
+  for (int i = 3; rest >> field; ++i) {
+    if (i == 14)
+      utime = std::stoull(field);
+    if (i == 15)
+      return utime + std::stoull(field);
+  }
+  return 0;
+}
+
+std::string ReadLine(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);
+  return line;
+}
+
+}  // namespace
+
+ThreadCpu SampleThreads(int pid) {
+  ThreadCpu out;
+  std::error_code ec;
+  const std::string dir = "/proc/" + std::to_string(pid) + "/task";
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string task = e.path().string();
+    std::string name = ReadLine(task + "/comm");
+    while (!name.empty() &&
+           (std::isdigit(static_cast<unsigned char>(name.back())) ||
+            name.back() == '-' || name.back() == '_'))
+      name.pop_back();
+    out[name.empty() ? "?" : name] += CpuFromStat(ReadLine(task + "/stat"));
+  }
+  return out;
+}
+
+std::vector<std::pair<std::string, double>> ThreadShares(const ThreadCpu& a,
+                                                         const ThreadCpu& b,
+                                                         size_t top) {
+  std::vector<std::pair<std::string, double>> v;
+  double total = 0;
+  for (const auto& [name, cpu] : b) {
+    auto it = a.find(name);
+    const uint64_t before = it == a.end() ? 0 : it->second;
+    // Threads that exited between the samples make a name shrink.
+    const double d = cpu > before ? static_cast<double>(cpu - before) : 0;
+    total += d;
+    v.emplace_back(name, d);
+  }
+  for (auto& [name, d] : v)
+    d = total > 0 ? d / total : 0;
+  std::sort(v.begin(), v.end(),
+            [](const auto& x, const auto& y) { return x.second > y.second; });
+  if (v.size() > top)
+    v.resize(top);
+  return v;
+}
 
 SysSample SampleSys(int pid) {
   SysSample s;
@@ -23,27 +92,9 @@ SysSample SampleSys(int pid) {
     s.machine_total += j;
   if (v.size() >= 5)
     s.machine_idle = v[3] + v[4];  // idle + iowait
-  if (pid > 0) {
-    std::ifstream ps("/proc/" + std::to_string(pid) + "/stat");
-    std::string line;
-    std::getline(ps, line);
-    // Fields after the command name (which may hold spaces) in parentheses.
-    const size_t close = line.rfind(')');
-    if (close != std::string::npos) {
-      std::istringstream rest(line.substr(close + 2));
-      std::string field;
-      uint64_t utime = 0, stime = 0;
-      for (int i = 3; rest >> field; ++i) {
-        if (i == 14)
-          utime = std::stoull(field);
-        if (i == 15) {
-          stime = std::stoull(field);
-          break;
-        }
-      }
-      s.process_cpu = utime + stime;
-    }
-  }
+  if (pid > 0)
+    s.process_cpu =
+        CpuFromStat(ReadLine("/proc/" + std::to_string(pid) + "/stat"));
   return s;
 }
 

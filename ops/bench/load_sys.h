@@ -5,8 +5,11 @@
 #define CARELOG_OPS_BENCH_LOAD_SYS_H_
 
 #include <cstdint>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace carelog::bench {
 
@@ -24,6 +27,16 @@ struct SysDelta {
 struct ProcMemory {
   int64_t rss_kb = 0, peak_rss_kb = 0;  // VmRSS, VmHWM; 0 if unreadable
 };
+
+// CPU time (jiffies) of each thread of `pid`, summed by thread name with
+// trailing digits and separators dropped ("proj-appts" and "rocksdb:low").
+using ThreadCpu = std::map<std::string, uint64_t>;
+ThreadCpu SampleThreads(int pid);
+// The busiest names between two samples: (name, share of the process's CPU
+// time), largest first, at most `top` of them.
+std::vector<std::pair<std::string, double>> ThreadShares(const ThreadCpu& a,
+                                                         const ThreadCpu& b,
+                                                         size_t top);
 
 // `pid` 0: machine only.
 SysSample SampleSys(int pid);
