@@ -284,7 +284,9 @@ absl::StatusOr<AppendResult> DecodeCommandRecord(absl::string_view stored,
     return absl::DataLossError("command record truncated");
   if (fingerprint != nullptr)
     std::memcpy(fingerprint->data(), fp, crypto::kDigestBytes);
-  for (uint32_t i = 0; i < n; ++i) {
+  // Stop at the first short read: a count larger than the bytes that follow
+  // must not cost a loop of `n` allocations (found by record_fuzz).
+  for (uint32_t i = 0; i < n && r.ok(); ++i) {
     StreamAppendResult s;
     s.stream_id = r.ShortString();
     s.first_version = r.U64();
