@@ -346,7 +346,15 @@ void Sequencer::CommitGroup(
     rocksdb::WriteOptions wo;
     wo.sync = options_.sync;
     const absl::Time t0 = absl::Now();
-    write_status = FromRocks(db_->db->Write(wo, &wb), "committing batch");
+    const WriteFault fault =
+        options_.write_fault ? options_.write_fault() : WriteFault::kNone;
+    if (fault == WriteFault::kFailUnwritten) {
+      write_status = absl::UnavailableError("injected write fault (unwritten)");
+    } else {
+      write_status = FromRocks(db_->db->Write(wo, &wb), "committing batch");
+      if (write_status.ok() && fault == WriteFault::kFailWritten)
+        write_status = absl::UnavailableError("injected write fault (written)");
+    }
     write_duration = absl::Now() - t0;
   }
 

@@ -22,6 +22,7 @@
 
 #include <atomic>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -59,12 +60,25 @@ struct PendingCommand {
   AppendCallback done;
 };
 
+// Fault injection (tests only): what the writer does with a group's
+// WriteBatch.
+enum class WriteFault {
+  kNone,           // write it
+  kFailUnwritten,  // report a failed write without writing anything
+  kFailWritten,    // write it, then report a failure — as RocksDB may when
+                   // the WAL append landed but the sync failed
+};
+
 struct SequencerOptions {
   bool sync = true;
   size_t queue_capacity = 16384;
   size_t max_batch_commands = 2048;
   size_t max_batch_bytes = 16 << 20;
   size_t stream_cache_entries = 1 << 20;
+  // Tests only (null in production): called before each group's write; its
+  // answer may fail that write. The failed group's commands are answered
+  // UNAVAILABLE and the writer reloads the head and the Merkle frontier.
+  std::function<WriteFault()> write_fault;
 };
 
 class Sequencer {
