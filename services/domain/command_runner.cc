@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 
+#include "services/domain/audit_record.h"
 #include "services/domain/event_codec.h"
 #include "services/domain/validate.h"
 #include "services/server/grpc_status.h"
@@ -46,25 +47,34 @@ absl::Status CommandScope::Authorize(const std::string& resource,
                                      const PatientFacts& facts) {
   AccessRequest req{resource, action, patient_id, facts};
   auto decision = access_->Check(ctx_, req);
+  if (!decision.ok())
+    any_denied_ = true;
+  decisions_.push_back(AuditRecordOf(ctx_, method_, req, decision));
+  return decision.status();
+}
+
+carelog::v1::AccessAudited AuditRecordOf(
+    const RequestContext& ctx, const std::string& method,
+    const AccessRequest& req, const absl::StatusOr<AccessDecision>& decision) {
   carelog::v1::AccessAudited a;
-  a.set_actor(ctx_.actor);
-  for (const auto& r : ctx_.roles)
+  a.set_actor(ctx.actor);
+  for (const auto& r : ctx.roles)
     a.add_roles(r);
-  a.set_calling_service(ctx_.calling_service);
-  a.set_client_address(ctx_.client_address);
-  a.set_purpose(ctx_.purpose);
-  a.set_reason(ctx_.reason);
-  a.set_patient_id(patient_id);
-  a.set_resource(resource);
-  a.set_action(action);
-  a.set_request_id(ctx_.request_id);
-  a.set_decided_at_micros(absl::ToUnixMicros(ctx_.received_at));
-  a.set_method(method_);
-  a.set_patient_vip(facts.vip);
-  a.set_patient_employee(facts.employee);
-  a.set_patient_restricted(facts.restricted);
+  a.set_calling_service(ctx.calling_service);
+  a.set_client_address(ctx.client_address);
+  a.set_purpose(ctx.purpose);
+  a.set_reason(ctx.reason);
+  a.set_patient_id(req.patient_id);
+  a.set_resource(req.resource);
+  a.set_action(req.action);
+  a.set_request_id(ctx.request_id);
+  a.set_decided_at_micros(absl::ToUnixMicros(ctx.received_at));
+  a.set_method(method);
+  a.set_patient_vip(req.facts.vip);
+  a.set_patient_employee(req.facts.employee);
+  a.set_patient_restricted(req.facts.restricted);
   if (decision.ok()) {
-    a.set_outcome(OutcomeOf(*decision, action));
+    a.set_outcome(OutcomeOf(*decision, req.action));
     for (const auto& r : decision->rules)
       a.add_rules(r);
     for (const auto& f : decision->masked_fields)
@@ -72,10 +82,29 @@ absl::Status CommandScope::Authorize(const std::string& resource,
     a.set_policy_hash(decision->policy_hash);
   } else {
     a.set_outcome(carelog::v1::ACCESS_OUTCOME_DENIED);
-    any_denied_ = true;
   }
-  decisions_.push_back(std::move(a));
-  return decision.status();
+  return a;
+}
+
+void AppendAuditEvents(storage::Ledger* ledger,
+                       const std::vector<carelog::v1::AccessAudited>& decisions,
+                       const RequestContext& ctx, absl::string_view id_prefix,
+                       std::shared_ptr<JsonLog> log,
+                       std::function<void(absl::Status)> done) {
+  storage::AppendRequest audit;
+  audit.command_id = NewId(id_prefix);
+  AddAuditEvents(decisions, ctx, &audit);
+  ledger->AppendAsync(audit, [log = std::move(log), request_id = ctx.request_id,
+                              done = std::move(done)](
+                                 absl::StatusOr<storage::AppendResult> r) {
+    if (!r.ok()) {
+      if (log)
+        log->Error("audit_append_failed", {{"request_id", request_id}});
+      done(absl::UnavailableError("audit trail unavailable; request refused"));
+      return;
+    }
+    done(absl::OkStatus());
+  });
 }
 
 void CommandScope::Add(const std::string& stream_id,
@@ -242,22 +271,12 @@ void CommandRunner::Attempt(std::shared_ptr<Job> job) {
   absl::Status decided = job->decide(scope);
   if (scope.any_denied()) {
     // Fail closed: the denial is durable before the caller hears of it.
-    storage::AppendRequest audit;
-    audit.command_id = NewId("audit-denied-");
-    AddAuditEvents(scope.decisions(), job->ctx, &audit);
     const absl::Status denial =
         decided.ok() ? absl::PermissionDeniedError("access denied") : decided;
-    ledger_->AppendAsync(
-        audit, [this, job, denial](absl::StatusOr<storage::AppendResult> r) {
-          if (!r.ok()) {
-            if (log_)
-              log_->Error("audit_append_failed",
-                          {{"request_id", job->ctx.request_id}});
-            return Finish(job, absl::UnavailableError(
-                                   "audit trail unavailable; request refused"));
-          }
-          Finish(job, denial);
-        });
+    AppendAuditEvents(ledger_, scope.decisions(), job->ctx, "audit-denied-",
+                      log_, [this, job, denial](absl::Status s) {
+                        Finish(job, s.ok() ? denial : s);
+                      });
     return;
   }
   if (!decided.ok())

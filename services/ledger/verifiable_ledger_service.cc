@@ -1,12 +1,17 @@
 #include "services/ledger/verifiable_ledger_service.h"
 
+#include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
 #include "crypto/merkle.h"
 #include "crypto/signed_note.h"
+#include "services/domain/audit_record.h"
+#include "services/domain/command_runner.h"
 #include "services/ledger/ledger_service.h"
 #include "services/server/grpc_status.h"
 
@@ -16,6 +21,8 @@ namespace {
 
 constexpr uint32_t kMaxCheckpointPage = 1000;
 constexpr uint32_t kDefaultCheckpointPage = 100;
+constexpr char kAuditStreamPrefix[] = "audit/";
+constexpr char kService[] = "/carelog.v1.VerifiableLedgerService/";
 
 std::string Bytes(const crypto::Digest& d) {
   return crypto::DigestToBytes(d);
@@ -60,41 +67,84 @@ void ToCheckpointProto(const storage::SignedCheckpoint& cp,
 
 VerifiableLedgerServiceImpl::VerifiableLedgerServiceImpl(
     storage::Ledger* ledger, const Authenticator* auth,
-    const AccessEnforcer* access, Executor* executor)
-    : ledger_(ledger), auth_(auth), access_(access), executor_(executor) {}
+    const AccessEnforcer* access, Executor* executor,
+    std::shared_ptr<JsonLog> log)
+    : ledger_(ledger),
+      auth_(auth),
+      access_(access),
+      executor_(executor),
+      log_(std::move(log)) {}
 
-absl::StatusOr<RequestContext> VerifiableLedgerServiceImpl::Admit(
-    grpc::CallbackServerContext* ctx) const {
-  auto rc = auth_->Authenticate(*ctx);
-  if (!rc.ok())
-    return rc.status();
-  // TODO(audit issue): proof and event requests that touch audit streams must
-  // themselves be recorded as audit queries (who asked for proof of which
-  // audit event, when, why). Enforce it here, at the one point every RPC of
-  // this service passes, once the audit trail exists.
-  auto decision = access_->Check(
-      *rc, AccessRequest{kResourceLedger, kActionRead, "", PatientFacts{}});
-  if (!decision.ok())
-    return decision.status();
-  return rc;
+absl::StatusOr<std::string> VerifiableLedgerServiceImpl::AuditedPatientOf(
+    uint64_t position) const {
+  if (position == 0 || position > ledger_->GetHead().position)
+    return absl::NotFoundError("no event there");
+  auto event = ledger_->ReadAt(position);
+  if (!event.ok())
+    return event.status();
+  const std::string& stream = event->header.stream_id;
+  if (!absl::StartsWith(stream, kAuditStreamPrefix))
+    return absl::NotFoundError("not an audit event");
+  // audit/<patient id> holds the trail about that patient; audit/system the
+  // decisions about no patient.
+  const std::string rest = stream.substr(sizeof(kAuditStreamPrefix) - 1);
+  return rest == "system" ? std::string() : rest;
 }
 
 grpc::ServerUnaryReactor* VerifiableLedgerServiceImpl::Run(
-    grpc::CallbackServerContext* ctx, std::function<absl::Status()> work) {
+    grpc::CallbackServerContext* ctx, absl::string_view name, uint64_t position,
+    std::function<absl::Status()> work) {
   auto* reactor = ctx->DefaultReactor();
-  auto rc = Admit(ctx);
-  if (!rc.ok()) {
-    reactor->Finish(ToGrpcStatus(rc.status()));
+  auto authenticated = auth_->Authenticate(*ctx);
+  if (!authenticated.ok()) {
+    reactor->Finish(ToGrpcStatus(authenticated.status()));
     return reactor;
   }
-  absl::Status s = executor_->Submit([ctx, reactor, work = std::move(work)] {
+  auto rc = std::make_shared<RequestContext>(std::move(*authenticated));
+  const AccessRequest request{kResourceLedger, kActionRead, "", PatientFacts{}};
+  auto decision = access_->Check(*rc, request);
+  if (!decision.ok() && position == 0) {
+    reactor->Finish(ToGrpcStatus(decision.status()));
+    return reactor;
+  }
+  auto task = [this, ctx, reactor, rc, method = absl::StrCat(kService, name),
+               position, request, decision, work = std::move(work)] {
     if (ctx->IsCancelled()) {
       reactor->Finish(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled"));
       return;
     }
-    reactor->Finish(ToGrpcStatus(work()));
-  });
-  if (!s.ok())
+    // A request by position that concerns an audit event is itself an audit
+    // query: its decision (allowed or denied) is recorded on the trail of the
+    // same patient before anything is answered.
+    std::optional<std::string> patient;
+    if (position != 0) {
+      auto p = AuditedPatientOf(position);
+      if (p.ok()) {
+        patient = std::move(*p);
+      } else if (!absl::IsNotFound(p.status())) {
+        reactor->Finish(ToGrpcStatus(p.status()));
+        return;
+      }
+    }
+    absl::Status result = decision.ok() ? work() : decision.status();
+    // Nothing disclosed (a refused size, a read error) needs no record, but a
+    // denial always does.
+    if (!patient.has_value() || (decision.ok() && !result.ok())) {
+      reactor->Finish(ToGrpcStatus(result));
+      return;
+    }
+    carelog::v1::AccessAudited record =
+        AuditRecordOf(*rc, method, request, decision);
+    record.set_patient_id(*patient);
+    // The position asked about travels with the method, as a query string.
+    record.set_method(absl::StrCat(method, "?position=", position));
+    AppendAuditEvents(ledger_, {record}, *rc, "audit-proof-", log_,
+                      [reactor, result](absl::Status s) {
+                        // Fail closed: no reply without its durable record.
+                        reactor->Finish(ToGrpcStatus(s.ok() ? result : s));
+                      });
+  };
+  if (absl::Status s = executor_->Submit(std::move(task)); !s.ok())
     reactor->Finish(ToGrpcStatus(s));
   return reactor;
 }
@@ -102,7 +152,7 @@ grpc::ServerUnaryReactor* VerifiableLedgerServiceImpl::Run(
 grpc::ServerUnaryReactor* VerifiableLedgerServiceImpl::GetPublicKey(
     grpc::CallbackServerContext* ctx, const carelog::v1::GetPublicKeyRequest*,
     carelog::v1::CheckpointPublicKey* resp) {
-  return Run(ctx, [this, resp]() -> absl::Status {
+  return Run(ctx, "GetPublicKey", 0, [this, resp]() -> absl::Status {
     const std::string vkey = ledger_->CheckpointVerifierKey();
     if (vkey.empty())
       return absl::FailedPreconditionError(
@@ -122,7 +172,7 @@ grpc::ServerUnaryReactor* VerifiableLedgerServiceImpl::GetCheckpoint(
     grpc::CallbackServerContext* ctx,
     const carelog::v1::GetCheckpointRequest* req,
     carelog::v1::Checkpoint* resp) {
-  return Run(ctx, [this, req, resp]() -> absl::Status {
+  return Run(ctx, "GetCheckpoint", 0, [this, req, resp]() -> absl::Status {
     auto cp = req->tree_size() == 0 ? ledger_->LatestCheckpoint()
                                     : ledger_->CheckpointAt(req->tree_size());
     if (!cp.ok())
@@ -136,7 +186,7 @@ grpc::ServerUnaryReactor* VerifiableLedgerServiceImpl::ListCheckpoints(
     grpc::CallbackServerContext* ctx,
     const carelog::v1::ListCheckpointsRequest* req,
     carelog::v1::ListCheckpointsResponse* resp) {
-  return Run(ctx, [this, req, resp]() -> absl::Status {
+  return Run(ctx, "ListCheckpoints", 0, [this, req, resp]() -> absl::Status {
     // Validated after Admit: an unauthenticated caller learns nothing.
     if (req->max_count() > kMaxCheckpointPage) {
       return absl::InvalidArgumentError(
@@ -158,7 +208,7 @@ grpc::ServerUnaryReactor* VerifiableLedgerServiceImpl::ListCheckpoints(
 grpc::ServerUnaryReactor* VerifiableLedgerServiceImpl::MakeCheckpoint(
     grpc::CallbackServerContext* ctx, const carelog::v1::MakeCheckpointRequest*,
     carelog::v1::Checkpoint* resp) {
-  return Run(ctx, [this, resp]() -> absl::Status {
+  return Run(ctx, "MakeCheckpoint", 0, [this, resp]() -> absl::Status {
     auto cp = ledger_->MakeCheckpoint();
     if (!cp.ok())
       return cp.status();
@@ -171,77 +221,82 @@ grpc::ServerUnaryReactor* VerifiableLedgerServiceImpl::GetInclusionProof(
     grpc::CallbackServerContext* ctx,
     const carelog::v1::GetInclusionProofRequest* req,
     carelog::v1::InclusionProof* resp) {
-  return Run(ctx, [this, req, resp]() -> absl::Status {
-    auto size = ResolveTreeSize(*ledger_, req->tree_size());
-    if (!size.ok())
-      return size.status();
-    auto proof = ledger_->InclusionProof(req->position(), *size);
-    if (!proof.ok())
-      return proof.status();
-    FillInclusion(req->position(), *size, *proof, resp);
-    return absl::OkStatus();
-  });
+  return Run(ctx, "GetInclusionProof", req->position(),
+             [this, req, resp]() -> absl::Status {
+               auto size = ResolveTreeSize(*ledger_, req->tree_size());
+               if (!size.ok())
+                 return size.status();
+               auto proof = ledger_->InclusionProof(req->position(), *size);
+               if (!proof.ok())
+                 return proof.status();
+               FillInclusion(req->position(), *size, *proof, resp);
+               return absl::OkStatus();
+             });
 }
 
 grpc::ServerUnaryReactor* VerifiableLedgerServiceImpl::GetConsistencyProof(
     grpc::CallbackServerContext* ctx,
     const carelog::v1::GetConsistencyProofRequest* req,
     carelog::v1::ConsistencyProof* resp) {
-  return Run(ctx, [this, req, resp]() -> absl::Status {
-    auto size = ResolveTreeSize(*ledger_, req->new_size());
-    if (!size.ok())
-      return size.status();
-    auto proof = ledger_->ConsistencyProof(req->old_size(), *size);
-    if (!proof.ok())
-      return proof.status();
-    resp->set_old_size(req->old_size());
-    resp->set_new_size(*size);
-    for (const auto& h : *proof)
-      resp->add_hashes(Bytes(h));
-    return absl::OkStatus();
-  });
+  return Run(ctx, "GetConsistencyProof", 0,
+             [this, req, resp]() -> absl::Status {
+               auto size = ResolveTreeSize(*ledger_, req->new_size());
+               if (!size.ok())
+                 return size.status();
+               auto proof = ledger_->ConsistencyProof(req->old_size(), *size);
+               if (!proof.ok())
+                 return proof.status();
+               resp->set_old_size(req->old_size());
+               resp->set_new_size(*size);
+               for (const auto& h : *proof)
+                 resp->add_hashes(Bytes(h));
+               return absl::OkStatus();
+             });
 }
 
 grpc::ServerUnaryReactor* VerifiableLedgerServiceImpl::GetVerifiedEvent(
     grpc::CallbackServerContext* ctx,
     const carelog::v1::GetVerifiedEventRequest* req,
     carelog::v1::VerifiedEvent* resp) {
-  return Run(ctx, [this, req, resp]() -> absl::Status {
-    const uint64_t position = req->position();
-    const uint64_t head = ledger_->GetHead().position;
-    if (position == 0 || position > head) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "position: ", position, " is not in the log (head ", head, ")"));
-    }
-    absl::StatusOr<storage::SignedCheckpoint> cp;
-    if (req->tree_size() != 0) {
-      if (req->tree_size() < position) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("tree_size: ", req->tree_size(),
-                         " does not cover position ", position));
-      }
-      cp = ledger_->CheckpointAt(req->tree_size());
-    } else {
-      cp = ledger_->LatestCheckpoint();
-      // No checkpoint covers the event yet: sign one now (one per tree size).
-      if (absl::IsNotFound(cp.status()) ||
-          (cp.ok() && cp->tree_size < position))
-        cp = ledger_->MakeCheckpoint();
-    }
-    if (!cp.ok())
-      return cp.status();
-    auto event = ledger_->ReadAt(position);
-    if (!event.ok())
-      return event.status();
-    auto proof = ledger_->InclusionProof(position, cp->tree_size);
-    if (!proof.ok())
-      return proof.status();
-    resp->set_stored_record(event->stored_bytes);
-    ToEnvelope(*event, resp->mutable_envelope());
-    FillInclusion(position, cp->tree_size, *proof, resp->mutable_proof());
-    ToCheckpointProto(*cp, resp->mutable_checkpoint());
-    return absl::OkStatus();
-  });
+  return Run(
+      ctx, "GetVerifiedEvent", req->position(),
+      [this, req, resp]() -> absl::Status {
+        const uint64_t position = req->position();
+        const uint64_t head = ledger_->GetHead().position;
+        if (position == 0 || position > head) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "position: ", position, " is not in the log (head ", head, ")"));
+        }
+        absl::StatusOr<storage::SignedCheckpoint> cp;
+        if (req->tree_size() != 0) {
+          if (req->tree_size() < position) {
+            return absl::InvalidArgumentError(
+                absl::StrCat("tree_size: ", req->tree_size(),
+                             " does not cover position ", position));
+          }
+          cp = ledger_->CheckpointAt(req->tree_size());
+        } else {
+          cp = ledger_->LatestCheckpoint();
+          // No checkpoint covers the event yet: sign one now (one per tree
+          // size).
+          if (absl::IsNotFound(cp.status()) ||
+              (cp.ok() && cp->tree_size < position))
+            cp = ledger_->MakeCheckpoint();
+        }
+        if (!cp.ok())
+          return cp.status();
+        auto event = ledger_->ReadAt(position);
+        if (!event.ok())
+          return event.status();
+        auto proof = ledger_->InclusionProof(position, cp->tree_size);
+        if (!proof.ok())
+          return proof.status();
+        resp->set_stored_record(event->stored_bytes);
+        ToEnvelope(*event, resp->mutable_envelope());
+        FillInclusion(position, cp->tree_size, *proof, resp->mutable_proof());
+        ToCheckpointProto(*cp, resp->mutable_checkpoint());
+        return absl::OkStatus();
+      });
 }
 
 }  // namespace carelog::services
