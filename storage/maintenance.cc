@@ -425,6 +425,28 @@ absl::StatusOr<RotateKekResult> RotateKek(const std::string& data_dir,
   uint64_t total = 0;
   db.db->GetIntProperty(db.keys, "rocksdb.estimate-num-keys", &total);
 
+  // Re-running the command after a crash must say where things stand: if
+  // the keys already open under the new KEK (and not the old), an earlier
+  // run's single batch landed and at most its purge is missing — finish that
+  // (it changes no content) and tell the operator to use the new KEK.
+  auto opens_under = [&db](const crypto::SecretKey& kek) -> absl::Status {
+    internal::RocksKeyStore store(&db);
+    auto copy = crypto::SecretKey::FromBytes(kek.data(), kek.size());
+    if (!copy.ok())
+      return copy.status();
+    return crypto::KeyRing::Open(std::move(*copy), &store).status();
+  };
+  if (absl::Status under_old = opens_under(old_kek);
+      absl::IsFailedPrecondition(under_old) && opens_under(new_kek).ok()) {
+    if (auto s = PurgeKeys(db); !s.ok())
+      return s;
+    return absl::InvalidArgumentError(
+        "old KEK: the data keys do not unwrap under it but already do under "
+        "the new KEK — an earlier rotation wrote its batch (if it was "
+        "interrupted, the purge of the old wrapped records is now finished); "
+        "nothing was re-wrapped: start carelogd with the new KEK");
+  }
+
   RotateKekResult result;
   rocksdb::WriteBatch wb;
   {
@@ -467,17 +489,9 @@ absl::StatusOr<RotateKekResult> RotateKek(const std::string& data_dir,
     return s;
   }
   // The new KEK must open the ring before we call it done.
-  {
-    internal::RocksKeyStore store(&db);
-    auto copy = crypto::SecretKey::FromBytes(new_kek.data(), new_kek.size());
-    if (!copy.ok())
-      return copy.status();
-    auto ring = crypto::KeyRing::Open(std::move(*copy), &store);
-    if (!ring.ok()) {
-      return absl::InternalError(
-          absl::StrCat("re-wrapped keys do not open under the new KEK: ",
-                       ring.status().message()));
-    }
+  if (absl::Status s = opens_under(new_kek); !s.ok()) {
+    return absl::InternalError(absl::StrCat(
+        "re-wrapped keys do not open under the new KEK: ", s.message()));
   }
   if (progress)
     progress(Progress{"purging", "keys", 0, 1});

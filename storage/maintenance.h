@@ -86,9 +86,14 @@ struct RotateKekResult {
 };
 
 // Re-wraps every data key in `data_dir` from `old_kek` to `new_kek`.
-// Nothing is written unless every key unwraps under `old_kek`.
+// Nothing is written unless every key unwraps under `old_kek`. Safe to run
+// again after a crash or kill at any point: the keys are then either all
+// under the old KEK (the rotation runs) or all under the new one (INVALID_
+// ARGUMENT saying so, after finishing the interrupted purge of the old
+// wrapped records — no content changes).
 // Errors: INVALID_ARGUMENT if the two keys are equal or a key does not unwrap
-// under `old_kek` (wrong old key file); FAILED_PRECONDITION if the directory
+// under `old_kek` (wrong old key file, or the rotation already happened:
+// the message says which); FAILED_PRECONDITION if the directory
 // holds no ledger or is locked by a running carelogd; DATA_LOSS for a
 // malformed key record; I/O errors. Blocks; one synced write, then a
 // compaction of the keys column family.
@@ -163,6 +168,16 @@ struct ErasureReceipt {
 // I/O errors. Blocks on synced writes and a compaction.
 absl::StatusOr<ErasureReceipt> EraseSubject(Ledger& ledger,
                                             const ErasureRequest& request);
+
+// ---- Online verification of the Merkle tree ------------------------------
+
+// The checks of VerifyDataDirMerkle (storage/merkle.h) on an open, serving
+// ledger, as of one snapshot (appends go on meanwhile): every leaf and stored
+// node recomputed from the events, the root, and every checkpoint's signature
+// (when `verifier` is non-null), root and chain head. Reads every event once;
+// blocks. Implemented in merkle.cc.
+MerkleVerifyReport VerifyLedgerMerkle(const Ledger& ledger,
+                                      const crypto::NoteVerifier* verifier);
 
 }  // namespace carelog::storage
 

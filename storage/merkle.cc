@@ -11,7 +11,9 @@
 #include "crypto/merkle.h"
 #include "storage/internal/checkpointer.h"
 #include "storage/internal/db.h"
+#include "storage/internal/ledger_access.h"
 #include "storage/internal/merkle_tree.h"
+#include "storage/maintenance.h"
 #include "storage/record.h"
 
 namespace carelog::storage {
@@ -112,24 +114,21 @@ absl::StatusOr<SignedCheckpoint> OpenCheckpoint(
   return cp;
 }
 
-MerkleVerifyReport VerifyDataDirMerkle(const std::string& data_dir,
-                                       const crypto::NoteVerifier* verifier) {
+namespace {
+
+// The checks of VerifyDataDirMerkle over `d` as of `snapshot` (null: latest).
+MerkleVerifyReport VerifyMerkleOf(const internal::Db& d,
+                                  const rocksdb::Snapshot* snapshot,
+                                  const crypto::NoteVerifier* verifier) {
   MerkleVerifyReport r;
-  internal::DbOpenOptions o;
-  o.read_only = true;
-  o.create = false;
-  auto db = internal::OpenDb(data_dir, o);
-  if (!db.ok()) {
-    r.status = absl::FailedPreconditionError(db.status().message());
-    return r;
-  }
-  const internal::Db& d = **db;
   if (d.merkle == nullptr || d.checkpoints == nullptr) {
     r.status = absl::FailedPreconditionError(
         "ledger has no merkle/checkpoints column family");
     return r;
   }
-  auto size = internal::ReadMerkleSize(d, nullptr);
+  rocksdb::ReadOptions snap_ro;
+  snap_ro.snapshot = snapshot;
+  auto size = internal::ReadMerkleSize(d, snapshot);
   if (!size.ok()) {
     r.status = size.status();
     return r;
@@ -138,8 +137,7 @@ MerkleVerifyReport VerifyDataDirMerkle(const std::string& data_dir,
   Head head;
   {
     std::string hv;
-    rocksdb::Status hs =
-        d.db->Get(rocksdb::ReadOptions(), d.meta, internal::kMetaHead, &hv);
+    rocksdb::Status hs = d.db->Get(snap_ro, d.meta, internal::kMetaHead, &hv);
     if (hs.ok()) {
       auto h = DecodeHead(hv);
       if (!h.ok()) {
@@ -156,7 +154,7 @@ MerkleVerifyReport VerifyDataDirMerkle(const std::string& data_dir,
         head.position, " (events removed?)"));
     return r;
   }
-  auto cps = internal::ListCheckpoints(d, nullptr, 0, SIZE_MAX);
+  auto cps = internal::ListCheckpoints(d, snapshot, 0, SIZE_MAX);
   if (!cps.ok()) {
     r.status = cps.status();
     return r;
@@ -191,6 +189,7 @@ MerkleVerifyReport VerifyDataDirMerkle(const std::string& data_dir,
   // One pass over the events: recompute every node and compare it with the
   // stored tree; check each checkpoint's root and chain head on the way.
   rocksdb::ReadOptions ro;
+  ro.snapshot = snapshot;
   ro.fill_cache = false;
   ro.readahead_size = 4 << 20;
   std::unique_ptr<rocksdb::Iterator> it(d.db->NewIterator(ro, d.events));
@@ -274,7 +273,7 @@ MerkleVerifyReport VerifyDataDirMerkle(const std::string& data_dir,
   }
   r.root = frontier.Root();
   // The peaks of the stored tree must give the same root (what proofs use).
-  internal::MerkleReader reader(d, nullptr);
+  internal::MerkleReader reader(d, snapshot);
   auto stored_root = reader.Root(r.tree_size);
   if (!stored_root.ok() || !crypto::DigestEquals(*stored_root, r.root)) {
     r.status = absl::DataLossError(
@@ -282,6 +281,31 @@ MerkleVerifyReport VerifyDataDirMerkle(const std::string& data_dir,
     return r;
   }
   r.status = absl::OkStatus();
+  return r;
+}
+
+}  // namespace
+
+MerkleVerifyReport VerifyDataDirMerkle(const std::string& data_dir,
+                                       const crypto::NoteVerifier* verifier) {
+  internal::DbOpenOptions o;
+  o.read_only = true;
+  o.create = false;
+  auto db = internal::OpenDb(data_dir, o);
+  if (!db.ok()) {
+    MerkleVerifyReport r;
+    r.status = absl::FailedPreconditionError(db.status().message());
+    return r;
+  }
+  return VerifyMerkleOf(**db, nullptr, verifier);
+}
+
+MerkleVerifyReport VerifyLedgerMerkle(const Ledger& ledger,
+                                      const crypto::NoteVerifier* verifier) {
+  const internal::Db& d = internal::LedgerAccess::GetDb(ledger);
+  const rocksdb::Snapshot* snapshot = d.db->GetSnapshot();
+  MerkleVerifyReport r = VerifyMerkleOf(d, snapshot, verifier);
+  d.db->ReleaseSnapshot(snapshot);
   return r;
 }
 

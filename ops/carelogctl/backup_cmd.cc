@@ -13,6 +13,8 @@
 #include "absl/time/clock.h"
 
 #include "crypto/hash.h"
+#include "ops/carelogctl/admin_client.h"
+#include "ops/carelogctl/client.h"
 #include "ops/carelogctl/ops_commands.h"
 #include "storage/backup.h"
 
@@ -26,6 +28,7 @@ struct BackupFlags {
   std::string to;
   uint32_t id = 0;
   uint32_t keep = 0;
+  ClientFlags client;  // online: through a running carelogd
 };
 
 std::string InfoJson(const storage::BackupInfo& b) {
@@ -48,8 +51,13 @@ void PrintInfo(const storage::BackupInfo& b) {
 }
 
 int RunCreate(const BackupFlags& f) {
-  if (auto s = CheckLedgerExists(f.data_dir, "--data-dir"); !s.ok())
-    return Fail(kExitUsage, "backup create", s);
+  auto online = ChooseOnline(f.data_dir, f.client);
+  if (!online.ok())
+    return Fail(kExitUsage, "backup create", online.status());
+  if (!*online) {
+    if (auto s = CheckLedgerExists(f.data_dir, "--data-dir"); !s.ok())
+      return Fail(kExitUsage, "backup create", s);
+  }
   if (f.backup_dir.empty()) {
     return Fail(kExitUsage, "backup create",
                 absl::InvalidArgumentError("--backup-dir: required"));
@@ -59,16 +67,27 @@ int RunCreate(const BackupFlags& f) {
   o.progress = progress.Fn();
   o.keep = f.keep;
   const absl::Time t0 = absl::Now();
-  auto info =
-      storage::CreateBackupOfDataDir(LedgerDirOf(f.data_dir), f.backup_dir, o);
+  absl::StatusOr<storage::BackupInfo> info;
+  if (*online) {
+    // carelogd writes the backup on its host, while it serves.
+    std::error_code ec;
+    const std::string dir = std::filesystem::absolute(f.backup_dir, ec);
+    if (!f.common.quiet)
+      std::fprintf(stderr, "backing up through %s (online)…\n",
+                   f.client.server.c_str());
+    info = OnlineCreateBackup(f.client, ec ? f.backup_dir : dir, f.keep);
+  } else {
+    info = storage::CreateBackupOfDataDir(LedgerDirOf(f.data_dir), f.backup_dir,
+                                          o);
+  }
   if (!info.ok()) {
     absl::Status s = info.status();
     if (absl::IsFailedPrecondition(s) &&
         s.message().find("lock") != absl::string_view::npos) {
       s = absl::FailedPreconditionError(absl::StrCat(
           s.message(),
-          " — the data directory is in use: carelogctl backs up a stopped "
-          "data directory (stop carelogd first)"));
+          " — the data directory is in use by a running carelogd: back it up "
+          "online with --server/--token instead of --data-dir"));
     }
     return Fail(ExitCodeFor(s), "backup create", s);
   }
@@ -78,7 +97,8 @@ int RunCreate(const BackupFlags& f) {
   } else {
     PrintInfo(*info);
     std::printf("OK: backup %u of %s written to %s in %.2fs\n", info->id,
-                f.data_dir.c_str(), f.backup_dir.c_str(), secs);
+                *online ? f.client.server.c_str() : f.data_dir.c_str(),
+                f.backup_dir.c_str(), secs);
   }
   return kExitOk;
 }
@@ -88,7 +108,8 @@ int RunList(const BackupFlags& f) {
     return Fail(kExitUsage, "backup list",
                 absl::InvalidArgumentError("--backup-dir: required"));
   }
-  auto list = storage::ListBackups(f.backup_dir);
+  auto list = WantsServer(f.client) ? OnlineListBackups(f.client, f.backup_dir)
+                                    : storage::ListBackups(f.backup_dir);
   if (!list.ok())
     return Fail(ExitCodeFor(list.status()), "backup list", list.status());
   if (f.common.Json()) {
@@ -96,6 +117,17 @@ int RunList(const BackupFlags& f) {
     for (size_t i = 0; i < list->size(); ++i)
       absl::StrAppend(&out, i ? "," : "", InfoJson((*list)[i]));
     std::printf("%s]\n", out.c_str());
+    return kExitOk;
+  }
+  if (f.common.csv) {
+    std::printf("id,created,size_bytes,files,head,chain_hash\n");
+    for (const auto& b : *list) {
+      std::printf("%u,%s,%llu,%u,%llu,%s\n", b.id,
+                  FormatTimeMicros(b.created_unix_seconds * 1000000).c_str(),
+                  static_cast<unsigned long long>(b.size_bytes), b.files,
+                  static_cast<unsigned long long>(b.head.position),
+                  crypto::ToHex(b.head.chain_hash).c_str());
+    }
     return kExitOk;
   }
   if (list->empty()) {
@@ -121,8 +153,16 @@ int RunVerify(const BackupFlags& f) {
   }
   ProgressPrinter progress(!f.common.quiet);
   const absl::Time t0 = absl::Now();
-  storage::BackupVerifyReport r =
-      storage::VerifyBackup(f.backup_dir, f.id, progress.Fn());
+  storage::BackupVerifyReport r;
+  if (WantsServer(f.client)) {
+    auto online = OnlineVerifyBackup(f.client, f.backup_dir, f.id);
+    if (!online.ok())
+      return Fail(ExitCodeFor(online.status()), "backup verify",
+                  online.status());
+    r = std::move(*online);
+  } else {
+    r = storage::VerifyBackup(f.backup_dir, f.id, progress.Fn());
+  }
   const double secs = absl::ToDoubleSeconds(absl::Now() - t0);
   if (f.common.Json()) {
     std::printf(
@@ -216,13 +256,12 @@ void RegisterBackupCommands(CLI::App& app, CommandTable* table,
 
   auto* create = backup->add_subcommand(
       "create",
-      "back up a STOPPED data directory (offline). Backing up a serving "
-      "ledger is in the storage API (storage::CreateBackup); a carelogd RPC "
-      "for it is future work");
-  create
-      ->add_option("--data-dir", flags->data_dir,
-                   "carelogd's data directory (DATA_DIR/ledger is backed up)")
-      ->required();
+      "back up a running carelogd online while it serves (--server/--token; "
+      "role ledger-admin, purpose HSYSADMIN, --reason; the backup is written "
+      "on the server's host) or a STOPPED data directory (--data-dir)");
+  create->add_option(
+      "--data-dir", flags->data_dir,
+      "offline: carelogd's data directory (DATA_DIR/ledger is backed up)");
   create
       ->add_option("--backup-dir", flags->backup_dir,
                    "backup directory (created 0700; incremental)")
@@ -230,12 +269,16 @@ void RegisterBackupCommands(CLI::App& app, CommandTable* table,
   create->add_option("--keep", flags->keep,
                      "then keep only the newest N backups (0: all)");
   AddCommonFlags(create, &flags->common);
+  flags->client.timeout_seconds = 3600;
+  AddClientFlags(create, &flags->client, "HSYSADMIN");
   table->Add(create, [flags] { return RunCreate(*flags); });
 
   auto* list = backup->add_subcommand("list", "list backups with their heads");
   list->add_option("--backup-dir", flags->backup_dir, "backup directory")
       ->required();
   AddCommonFlags(list, &flags->common);
+  AddCsvFlag(list, &flags->common);
+  AddClientFlags(list, &flags->client, "HSYSADMIN");
   table->Add(list, [flags] { return RunList(*flags); });
 
   auto* verify = backup->add_subcommand(
@@ -246,6 +289,7 @@ void RegisterBackupCommands(CLI::App& app, CommandTable* table,
       ->required();
   verify->add_option("--id", flags->id, "backup id (default: the latest)");
   AddCommonFlags(verify, &flags->common);
+  AddClientFlags(verify, &flags->client, "HSYSADMIN");
   table->Add(verify, [flags] { return RunVerify(*flags); });
 
   auto* restore = backup->add_subcommand(

@@ -1,14 +1,19 @@
 // carelogctl erase-subject SUBJECT … and legal-hold set|clear|show SUBJECT.
-// Both open the ledger of a STOPPED data directory with the KEK.
+// Offline (--data-dir) they open the ledger of a STOPPED data directory with
+// the KEK; online (--server/--token) they ask a running carelogd's
+// AdminService, which authorizes and audits them as operator actions.
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/strings/str_cat.h"
 
 #include "crypto/hash.h"
 #include "crypto/signing_key.h"
+#include "ops/carelogctl/admin_client.h"
+#include "ops/carelogctl/client.h"
 #include "ops/carelogctl/ops_commands.h"
 #include "storage/ledger.h"
 #include "storage/maintenance.h"
@@ -23,12 +28,15 @@ struct LedgerFlags {
   std::string checkpoint_key_file;  // optional: sign a checkpoint
   std::string checkpoint_origin = storage::kDefaultCheckpointOrigin;
   std::string actor;
+  ClientFlags client;  // online
 };
 
-void AddLedgerFlags(CLI::App* cmd, LedgerFlags* f) {
+// `reason_flag`: false when the command has its own --reason.
+void AddLedgerFlags(CLI::App* cmd, LedgerFlags* f, bool reason_flag = true) {
   cmd->add_option("--data-dir", f->data_dir,
-                  "carelogd's data directory (stopped)")
-      ->required();
+                  "offline: carelogd's data directory (stopped)");
+  f->client.timeout_seconds = 600;
+  AddClientFlags(cmd, &f->client, "HSYSADMIN", reason_flag);
   cmd->add_option("--key-file", f->key_file,
                   "KEK file (mode 0600); default: $CARELOG_KEK");
   cmd->add_option("--actor", f->actor,
@@ -109,12 +117,22 @@ int RunErase(const EraseFlags& f) {
                     "--yes: required — erasure destroys the subject's data key "
                     "and cannot be undone"));
   }
-  int code = kExitFailed;
-  auto l = OpenLedger(f.ledger, kWhat, &code);
-  if (!l.ok())
-    return code;
+  auto online = ChooseOnline(f.ledger.data_dir, f.ledger.client);
+  if (!online.ok())
+    return Fail(kExitUsage, kWhat, online.status());
   storage::ErasureRequest req{f.subject, f.reason, f.basis, Actor(f.ledger)};
-  auto r = storage::EraseSubject(**l, req);
+  absl::StatusOr<storage::ErasureReceipt> r;
+  if (*online) {
+    ClientFlags client = f.ledger.client;
+    client.reason = f.reason;  // the erasure's reason is the access reason
+    r = OnlineEraseSubject(client, req);
+  } else {
+    int code = kExitFailed;
+    auto l = OpenLedger(f.ledger, kWhat, &code);
+    if (!l.ok())
+      return code;
+    r = storage::EraseSubject(**l, req);
+  }
   if (!r.ok())
     return Fail(ExitCodeFor(r.status()), kWhat, r.status());
   const std::string cp_note = r->checkpoint ? r->checkpoint->note : "";
@@ -161,7 +179,11 @@ int RunErase(const EraseFlags& f) {
   }
   std::printf(
       "note: backups taken before now still hold the wrapped key until they "
-      "expire; projections drop the subject when carelogd rebuilds them\n");
+      "expire; %s\n",
+      *online ? "carelogd's projections drop the subject as they pass the "
+                "erasure event"
+              : "projections drop the subject when carelogd passes the "
+                "erasure event after its restart");
   return kExitOk;
 }
 
@@ -181,57 +203,81 @@ int RunHold(const HoldFlags& f, int op /*0 set, 1 clear, 2 show*/) {
                     "--reference: required (a case or ticket id; no patient "
                     "data)"));
   }
-  int code = kExitFailed;
-  auto l = OpenLedger(f.ledger, what, &code);
-  if (!l.ok())
-    return code;
+  auto online = ChooseOnline(f.ledger.data_dir, f.ledger.client);
+  if (!online.ok())
+    return Fail(kExitUsage, what, online.status());
+  // set: the hold; clear: the clearing event's position; show: the hold.
+  std::optional<storage::LegalHold> hold;
+  uint64_t position = 0;
+  if (*online) {
+    ClientFlags client = f.ledger.client;
+    if (client.reason.empty())
+      client.reason = f.reference.empty() ? "legal hold review" : f.reference;
+    auto r = OnlineLegalHold(client, op, f.subject, f.reference);
+    if (!r.ok())
+      return Fail(ExitCodeFor(r.status()), what, r.status());
+    hold = r->hold;
+    position = r->position;
+  } else {
+    int code = kExitFailed;
+    auto l = OpenLedger(f.ledger, what, &code);
+    if (!l.ok())
+      return code;
+    if (op == 0) {
+      auto h =
+          storage::SetLegalHold(**l, f.subject, f.reference, Actor(f.ledger));
+      if (!h.ok())
+        return Fail(ExitCodeFor(h.status()), what, h.status());
+      hold = *h;
+      position = h->position;
+    } else if (op == 1) {
+      auto p =
+          storage::ClearLegalHold(**l, f.subject, f.reference, Actor(f.ledger));
+      if (!p.ok())
+        return Fail(ExitCodeFor(p.status()), what, p.status());
+      position = *p;
+    } else {
+      auto h = storage::GetLegalHold(**l, f.subject);
+      if (!h.ok())
+        return Fail(ExitCodeFor(h.status()), what, h.status());
+      hold = *h;
+    }
+  }
   if (op == 0) {
-    auto h =
-        storage::SetLegalHold(**l, f.subject, f.reference, Actor(f.ledger));
-    if (!h.ok())
-      return Fail(ExitCodeFor(h.status()), what, h.status());
     if (f.ledger.common.Json()) {
       std::printf("{\"subject_id\":%s,\"hold\":true,\"position\":%llu}\n",
                   JsonStr(f.subject).c_str(),
-                  static_cast<unsigned long long>(h->position));
+                  static_cast<unsigned long long>(position));
     } else {
       std::printf(
           "OK: legal hold set on %s (event position %llu); erasure "
           "is refused until it is cleared\n",
-          f.subject.c_str(), static_cast<unsigned long long>(h->position));
+          f.subject.c_str(), static_cast<unsigned long long>(position));
     }
     return kExitOk;
   }
   if (op == 1) {
-    auto p =
-        storage::ClearLegalHold(**l, f.subject, f.reference, Actor(f.ledger));
-    if (!p.ok())
-      return Fail(ExitCodeFor(p.status()), what, p.status());
     if (f.ledger.common.Json()) {
       std::printf("{\"subject_id\":%s,\"hold\":false,\"position\":%llu}\n",
                   JsonStr(f.subject).c_str(),
-                  static_cast<unsigned long long>(*p));
+                  static_cast<unsigned long long>(position));
     } else {
       std::printf("OK: legal hold on %s cleared (event position %llu)\n",
-                  f.subject.c_str(), static_cast<unsigned long long>(*p));
+                  f.subject.c_str(), static_cast<unsigned long long>(position));
     }
     return kExitOk;
   }
-  auto h = storage::GetLegalHold(**l, f.subject);
-  if (!h.ok())
-    return Fail(ExitCodeFor(h.status()), what, h.status());
   if (f.ledger.common.Json()) {
     std::printf(
         "{\"subject_id\":%s,\"hold\":%s,\"set_at\":%s,\"position\":%llu}\n",
-        JsonStr(f.subject).c_str(), h->has_value() ? "true" : "false",
-        h->has_value() ? JsonStr(FormatTimeMicros((*h)->set_at_micros)).c_str()
-                       : "null",
-        static_cast<unsigned long long>(h->has_value() ? (*h)->position : 0));
-  } else if (h->has_value()) {
+        JsonStr(f.subject).c_str(), hold ? "true" : "false",
+        hold ? JsonStr(FormatTimeMicros(hold->set_at_micros)).c_str() : "null",
+        static_cast<unsigned long long>(hold ? hold->position : 0));
+  } else if (hold) {
     std::printf("%s: under legal hold since %s (event position %llu)\n",
                 f.subject.c_str(),
-                FormatTimeMicros((*h)->set_at_micros).c_str(),
-                static_cast<unsigned long long>((*h)->position));
+                FormatTimeMicros(hold->set_at_micros).c_str(),
+                static_cast<unsigned long long>(hold->position));
   } else {
     std::printf("%s: no legal hold\n", f.subject.c_str());
   }
@@ -246,9 +292,10 @@ void RegisterEraseCommands(CLI::App& app, CommandTable* table,
   ef->ledger.common.global_json = global_json;
   auto* erase = app.add_subcommand(
       "erase-subject",
-      "crypto-shred a subject (patient) on a STOPPED data directory: destroy "
-      "its data key, purge it from RocksDB, append an erasure event (no PHI) "
-      "and print a receipt. Online erasure through carelogd is future work");
+      "crypto-shred a subject (patient): destroy its data key, purge it from "
+      "RocksDB, append an erasure event (no PHI) and print a receipt. Online "
+      "(--server/--token: a running carelogd, role ledger-admin, purpose "
+      "HSYSADMIN) or offline (--data-dir: a STOPPED data directory)");
   erase->add_option("SUBJECT", ef->subject, "opaque subject (patient) id")
       ->required();
   erase
@@ -267,12 +314,13 @@ void RegisterEraseCommands(CLI::App& app, CommandTable* table,
       ->add_option("--checkpoint-origin", ef->ledger.checkpoint_origin,
                    "checkpoint origin (carelogd's checkpoint_origin)")
       ->default_str(storage::kDefaultCheckpointOrigin);
-  AddLedgerFlags(erase, &ef->ledger);
+  AddLedgerFlags(erase, &ef->ledger, /*reason_flag=*/false);
   table->Add(erase, [ef] { return RunErase(*ef); });
 
   auto* hold = app.add_subcommand(
       "legal-hold",
-      "legal holds that block erasure of a subject (STOPPED data directory)");
+      "legal holds that block erasure of a subject (online with "
+      "--server/--token, offline with --data-dir on a STOPPED directory)");
   hold->require_subcommand(1);
   auto hf = std::make_shared<HoldFlags>();
   hf->ledger.common.global_json = global_json;

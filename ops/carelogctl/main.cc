@@ -21,12 +21,14 @@
 #include "crypto/hash.h"
 #include "crypto/jwt.h"
 #include "crypto/key_file.h"
+#include "ops/carelogctl/client.h"
 #include "ops/carelogctl/ops_commands.h"
 #include "ops/carelogctl/verify_online.h"
 #include "policies/cases.h"
 #include "policies/policy.h"
 #include "services/server/request_context.h"
 #include "services/server/server.h"
+#include "storage/backup.h"
 #include "storage/ledger.h"
 #include "storage/merkle.h"
 
@@ -47,94 +49,12 @@ std::string Hex(const std::string& bytes) {
   return carelog::crypto::BytesToHex(bytes);
 }
 
-struct ClientFlags {
-  std::string server = "127.0.0.1:50051";
-  std::string token;
-  std::string token_file;
-  std::string purpose = "HOPERAT";
-  std::string reason;
-  std::string ca_file;
-  std::string cert_file;
-  std::string key_file;
-  double timeout_seconds = 10;
-};
-
-void AddClientFlags(CLI::App* cmd, ClientFlags* f) {
-  cmd->add_option("--server", f->server, "carelogd address host:port")
-      ->default_str(f->server);
-  cmd->add_option("--token", f->token, "bearer token (or CARELOG_TOKEN)");
-  cmd->add_option("--token-file", f->token_file,
-                  "file holding the bearer token");
-  cmd->add_option("--purpose", f->purpose, "HL7 purpose of use")
-      ->default_str(f->purpose);
-  cmd->add_option("--reason", f->reason,
-                  "reason for access (when the policy requires one)");
-  cmd->add_option("--ca", f->ca_file,
-                  "CA bundle to verify the server (enables TLS)");
-  cmd->add_option("--cert", f->cert_file, "client certificate for mTLS");
-  cmd->add_option("--key", f->key_file, "client private key for mTLS");
-  cmd->add_option("--timeout", f->timeout_seconds,
-                  "per-call deadline in seconds")
-      ->default_str("10");
-}
-
-absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    return absl::NotFoundError(absl::StrCat("cannot read ", path));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-absl::StatusOr<std::shared_ptr<grpc::Channel>> Connect(const ClientFlags& f) {
-  std::shared_ptr<grpc::ChannelCredentials> creds;
-  if (f.ca_file.empty()) {
-    creds = grpc::InsecureChannelCredentials();
-  } else {
-    grpc::SslCredentialsOptions o;
-    auto ca = ReadFile(f.ca_file);
-    if (!ca.ok())
-      return ca.status();
-    o.pem_root_certs = *ca;
-    if (!f.cert_file.empty()) {
-      auto cert = ReadFile(f.cert_file);
-      auto key = ReadFile(f.key_file);
-      if (!cert.ok())
-        return cert.status();
-      if (!key.ok())
-        return key.status();
-      o.pem_cert_chain = *cert;
-      o.pem_private_key = *key;
-    }
-    creds = grpc::SslCredentials(o);
-  }
-  return grpc::CreateChannel(f.server, creds);
-}
-
-absl::Status PrepareContext(const ClientFlags& f, grpc::ClientContext* ctx) {
-  std::string token = f.token;
-  if (token.empty() && !f.token_file.empty()) {
-    auto t = ReadFile(f.token_file);
-    if (!t.ok())
-      return t.status();
-    token = std::string(absl::StripAsciiWhitespace(*t));
-  }
-  if (token.empty()) {
-    if (const char* env = std::getenv("CARELOG_TOKEN"))
-      token = env;
-  }
-  if (token.empty())
-    return absl::InvalidArgumentError(
-        "--token: required (or --token-file, or CARELOG_TOKEN)");
-  ctx->AddMetadata(carelog::services::kAuthorizationHeader, "Bearer " + token);
-  ctx->AddMetadata(carelog::services::kPurposeHeader, f.purpose);
-  if (!f.reason.empty())
-    ctx->AddMetadata(carelog::services::kReasonHeader, f.reason);
-  ctx->set_deadline(
-      absl::ToChronoTime(absl::Now() + absl::Seconds(f.timeout_seconds)));
-  return absl::OkStatus();
-}
+// The client plumbing is shared with the operations commands
+// (ops/carelogctl/client.h).
+using carelog::ctl::AddClientFlags;
+using carelog::ctl::ClientFlags;
+using carelog::ctl::Connect;
+using carelog::ctl::PrepareContext;
 
 }  // namespace
 
@@ -175,7 +95,11 @@ int main(int argc, char** argv) {
 
   // verify (offline)
   auto* verify = app.add_subcommand(
-      "verify", "verify a stopped data directory's hash chain and indexes");
+      "verify",
+      "verify the hash chain, indexes, Merkle tree and signed checkpoints: of "
+      "a stopped data directory (--data-dir), of a running carelogd checked "
+      "by itself (--server/--token), or with client-side proofs against a "
+      "pinned key (--online)");
   std::string verify_dir = "var/data";
   uint64_t verify_from = 1, verify_to = 0;
   verify->add_option("--data-dir", verify_dir, "carelogd's data directory")
@@ -189,6 +113,7 @@ int main(int argc, char** argv) {
   std::string verify_key, verify_state = "carelog-trusted-checkpoint";
   std::vector<uint64_t> verify_positions;
   ClientFlags verify_flags;
+  verify_flags.timeout_seconds = 600;  // a server-side check reads every event
   verify->add_flag(
       "--online", verify_online,
       "verify a running carelogd with proofs instead of a stopped directory");
@@ -232,6 +157,9 @@ int main(int argc, char** argv) {
   carelog::ctl::RegisterRestoreCommands(app, &ops_commands, &json);
   carelog::ctl::RegisterKeysCommands(*keys, &ops_commands, &json);
   carelog::ctl::RegisterEraseCommands(app, &ops_commands, &json);
+  carelog::ctl::RegisterProjectionsCommands(app, &ops_commands, &json);
+  bool verify_quiet = false;
+  verify->add_flag("--quiet", verify_quiet, "offline: no progress lines");
 
   try {
     app.parse(argc, argv);
@@ -284,6 +212,11 @@ int main(int argc, char** argv) {
     return kExitOk;
   }
 
+  // verify --server/--token without --online: the server checks itself.
+  if (verify->parsed() && !verify_online &&
+      carelog::ctl::WantsServer(verify_flags))
+    return carelog::ctl::RunVerifyServer(verify_flags, json);
+
   if (verify->parsed() && verify_online) {
     if (verify_key.empty())
       return Fail(kExitUsage, "verify",
@@ -332,8 +265,12 @@ int main(int argc, char** argv) {
     const std::string dir =
         absl::StrCat(verify_dir, "/", carelog::services::kLedgerSubdir);
     const absl::Time t0 = absl::Now();
+    // The whole log: in slices, with progress lines (rate and ETA).
+    carelog::ctl::ProgressPrinter progress(!verify_quiet && !json);
     carelog::storage::VerifyReport r =
-        carelog::storage::VerifyDataDir(dir, verify_from, verify_to);
+        verify_from == 1 && verify_to == 0
+            ? carelog::storage::VerifyDataDirWithProgress(dir, progress.Fn())
+            : carelog::storage::VerifyDataDir(dir, verify_from, verify_to);
     const double secs = absl::ToDoubleSeconds(absl::Now() - t0);
     if (json) {
       std::printf(

@@ -8,6 +8,7 @@
 #define CARELOG_OPS_CARELOGCTL_OPS_COMMANDS_H_
 
 #include "CLI/CLI.hpp"
+#include "ops/carelogctl/client.h"
 #include "ops/carelogctl/ops_common.h"
 
 namespace carelog::ctl {
@@ -21,6 +22,14 @@ void RegisterKeysCommands(CLI::App& keys, CommandTable* table,
                           const bool* global_json);
 void RegisterEraseCommands(CLI::App& app, CommandTable* table,
                            const bool* global_json);
+// projections status | rebuild NAME (online_cmd.cc).
+void RegisterProjectionsCommands(CLI::App& app, CommandTable* table,
+                                 const bool* global_json);
+
+// `carelogctl verify --server …` without --online: the server checks its own
+// chain, Merkle tree and checkpoints (AdminService.VerifyLedger) and reports
+// the first bad position. Exit 0 OK, 3 damaged, else as the call failed.
+int RunVerifyServer(const ClientFlags& client, bool json);
 
 }  // namespace carelog::ctl
 

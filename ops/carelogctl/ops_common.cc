@@ -18,6 +18,10 @@ void AddCommonFlags(CLI::App* cmd, CommonFlags* flags) {
   cmd->add_flag("--quiet", flags->quiet, "no progress lines on stderr");
 }
 
+void AddCsvFlag(CLI::App* cmd, CommonFlags* flags) {
+  cmd->add_flag("--csv", flags->csv, "CSV output (a header line, then rows)");
+}
+
 int Fail(int code, absl::string_view what, const absl::Status& s) {
   std::fprintf(stderr, "carelogctl %s: %s\n", std::string(what).c_str(),
                std::string(s.message()).c_str());

@@ -58,9 +58,12 @@ struct CommonFlags {
   const bool* global_json = nullptr;  // carelogctl --json …
   bool json = false;                  // … or the subcommand's own --json
   bool quiet = false;                 // no progress lines
+  bool csv = false;                   // listings: CSV with a header line
   bool Json() const { return json || (global_json != nullptr && *global_json); }
 };
 void AddCommonFlags(CLI::App* cmd, CommonFlags* flags);
+// --csv, for commands that print a listing.
+void AddCsvFlag(CLI::App* cmd, CommonFlags* flags);
 
 // Prints "carelogctl <what>: <message>" to stderr and returns `code`.
 int Fail(int code, absl::string_view what, const absl::Status& s);

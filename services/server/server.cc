@@ -19,6 +19,7 @@
 
 #include "crypto/jwt.h"
 #include "crypto/key_file.h"
+#include "services/admin/admin_service.h"
 #include "services/audit/audit_service.h"
 #include "services/domain/command_runner.h"
 #include "services/domain/registry.h"
@@ -160,6 +161,7 @@ class CarelogServer::Impl {
   std::unique_ptr<projections::Projections> projections;
   std::unique_ptr<projections::QueryServiceImpl> query_service;
   std::unique_ptr<VerifiableLedgerServiceImpl> verifiable_service;
+  std::unique_ptr<AdminServiceImpl> admin_service;
   std::unique_ptr<CommandRunner> runner;
   std::unique_ptr<audit::AuditServiceImpl> audit_service;
   DomainServices domain;
@@ -193,6 +195,8 @@ class CarelogServer::Impl {
     }
     if (executor)
       executor->Stop();
+    if (admin_service)
+      admin_service->Stop();  // finishes a running backup or erasure
     if (projections)
       projections->Stop();
     if (ledger) {
@@ -355,8 +359,12 @@ absl::StatusOr<std::unique_ptr<CarelogServer>> CarelogServer::Start(
   builder.RegisterService(impl->query_service.get());
   impl->verifiable_service = std::make_unique<VerifiableLedgerServiceImpl>(
       impl->ledger.get(), impl->auth.get(), impl->access.get(),
-      impl->executor.get());
+      impl->executor.get(), impl->log);
   builder.RegisterService(impl->verifiable_service.get());
+  impl->admin_service = std::make_unique<AdminServiceImpl>(
+      impl->ledger.get(), impl->auth.get(), impl->access.get(), impl->log,
+      config.data_dir);
+  builder.RegisterService(impl->admin_service.get());
   impl->runner = std::make_unique<CommandRunner>(
       impl->ledger.get(), impl->executor.get(), impl->auth.get(),
       impl->access.get(), impl->log);
@@ -384,6 +392,7 @@ absl::StatusOr<std::unique_ptr<CarelogServer>> CarelogServer::Start(
     health->SetServingStatus("carelog.v1.QueryService", true);
     health->SetServingStatus("carelog.v1.VerifiableLedgerService", true);
     health->SetServingStatus("carelog.v1.AuditService", true);
+    health->SetServingStatus("carelog.v1.AdminService", true);
     for (const auto& name : impl->domain.names)
       health->SetServingStatus(name, true);
   }
