@@ -147,7 +147,8 @@ int RunRebuild(const ProjectionFlags& f) {
         pr.unit = "events";
         pr.done = p.rebuild_position();
         pr.total = p.head();
-        fn(pr);
+        if (fn)  // null with --quiet
+          fn(pr);
       }
     }
     if (!running) {

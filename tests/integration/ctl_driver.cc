@@ -1,5 +1,7 @@
 #include "tests/integration/ctl_driver.h"
 
+#include <exception>
+#include <string>
 #include <utility>
 
 #include "gtest/gtest.h"
@@ -34,6 +36,12 @@ CtlResult RunCtl(std::vector<std::string> args) {
       r.exit_code = -1;
   } catch (const CLI::ParseError& e) {
     r.exit_code = app.exit(e) == 0 ? ctl::kExitOk : ctl::kExitUsage;
+  } catch (const std::exception& e) {
+    // Never leave stdout captured: report it as a failed run.
+    r.out = ::testing::internal::GetCapturedStdout();
+    r.exit_code = -2;
+    r.out += std::string("\nexception: ") + e.what();
+    return r;
   }
   r.out = ::testing::internal::GetCapturedStdout();
   return r;
