@@ -219,6 +219,7 @@ class CarelogServer::Impl {
     query_service.reset();
     projections.reset();
     verifiable_service.reset();
+    admin_service.reset();
     domain.services.clear();
     audit_service.reset();
     runner.reset();
