@@ -50,6 +50,29 @@ void ToProto(const projections::WorkerStatus& s, ProjectionStatus* out) {
   out->set_events_applied(s.events_applied);
 }
 
+// The first failed check, or OK. Fields a filter does not use must still be
+// well formed: bad input is refused wherever it appears.
+absl::Status FirstError(std::initializer_list<absl::Status> checks) {
+  for (const absl::Status& s : checks)
+    if (!s.ok())
+      return s;
+  return absl::OkStatus();
+}
+
+absl::Status KnownEnum(bool known, int value, absl::string_view field) {
+  return known ? absl::OkStatus()
+               : absl::InvalidArgumentError(
+                     absl::StrCat(field, ": unknown value ", value));
+}
+
+absl::Status CheckDay(const std::string& day) {
+  absl::Time t;
+  std::string err;
+  if (!day.empty() && !absl::ParseTime("%Y-%m-%d", day, &t, &err))
+    return absl::InvalidArgumentError("day: expected YYYY-MM-DD");
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 void ApplyPatientMasks(const std::vector<std::string>& masked_fields,
@@ -225,8 +248,11 @@ absl::Status QueryServiceImpl::ListFromIndex(CommandScope& scope,
 grpc::ServerUnaryReactor* QueryServiceImpl::FindPatients(
     grpc::CallbackServerContext* call, const FindPatientsRequest* req,
     PatientRecordPage* reply) {
-  auto prefix =
-      PatientRecordView::LookupPrefix(core_.keys(), req->field(), req->value());
+  const absl::Status text =
+      CheckText(req->value(), "value", kMaxShortTextBytes, false);
+  auto prefix = text.ok() ? PatientRecordView::LookupPrefix(
+                                core_.keys(), req->field(), req->value())
+                          : absl::StatusOr<std::string>(text);
   if (!prefix.ok()) {
     return Reject(call, prefix.status());
   }
@@ -241,6 +267,10 @@ grpc::ServerUnaryReactor* QueryServiceImpl::FindPatients(
 grpc::ServerUnaryReactor* QueryServiceImpl::ListPatients(
     grpc::CallbackServerContext* call, const ListPatientsRequest* req,
     PatientRecordPage* reply) {
+  if (auto s = KnownEnum(ListPatientsRequest::Filter_IsValid(req->filter()),
+                         req->filter(), "filter");
+      !s.ok())
+    return Reject(call, s);
   return core_.RunRead(
       call, "/carelog.v1.QueryService/ListPatients", kPatientsView,
       req->min_position(), [this, req, reply](CommandScope& scope) {
@@ -255,19 +285,21 @@ grpc::ServerUnaryReactor* QueryServiceImpl::ListAppointments(
     AppointmentPage* reply) {
   std::string prefix, first_after;
   std::vector<const char*> filter_fields;  // what the list's keys rest on
-  absl::Status bad;
+  absl::Status bad =
+      FirstError({CheckId(req->patient_id(), "patient_id", false),
+                  CheckId(req->provider_id(), "provider_id", false),
+                  CheckDay(req->day())});
   const std::string now_key = TimeKey(absl::ToUnixMicros(absl::Now()));
   switch (req->filter()) {
     case ListAppointmentsRequest::FILTER_PATIENT:
-      bad = CheckId(req->patient_id(), "patient_id");
+      if (bad.ok())
+        bad = CheckId(req->patient_id(), "patient_id");
       prefix = absl::StrCat("s/", req->patient_id(), "/");
       break;
     case ListAppointmentsRequest::FILTER_PROVIDER_DAY: {
-      bad = CheckId(req->provider_id(), "provider_id");
-      absl::Time t;
-      std::string err;
-      if (bad.ok() && !absl::ParseTime("%Y-%m-%d", req->day(), &t, &err))
-        bad = absl::InvalidArgumentError("day: expected YYYY-MM-DD");
+      if (bad.ok())
+        bad = FirstError({CheckId(req->provider_id(), "provider_id"),
+                          CheckText(req->day(), "day", 10, true)});
       prefix =
           AppointmentsView::ProviderDayPrefix(req->provider_id(), req->day());
       filter_fields = {"provider", "time"};
@@ -283,7 +315,8 @@ grpc::ServerUnaryReactor* QueryServiceImpl::ListAppointments(
       filter_fields = {"time", "status"};
       break;
     default:
-      bad = absl::InvalidArgumentError("filter: required");
+      if (bad.ok())
+        bad = absl::InvalidArgumentError("filter: required");
   }
   if (!bad.ok()) {
     return Reject(call, bad);
@@ -323,7 +356,13 @@ grpc::ServerUnaryReactor* QueryServiceImpl::ListComplaints(
     grpc::CallbackServerContext* call, const ListComplaintsRequest* req,
     ComplaintPage* reply) {
   std::string prefix, stop_at;
-  absl::Status bad;
+  absl::Status bad = FirstError(
+      {KnownEnum(ComplaintStatus_IsValid(req->status()), req->status(),
+                 "status"),
+       KnownEnum(ComplaintPriority_IsValid(req->priority()), req->priority(),
+                 "priority"),
+       CheckId(req->assignee_id(), "assignee_id", false),
+       CheckId(req->patient_id(), "patient_id", false)});
   const int64_t now = absl::ToUnixMicros(absl::Now());
   switch (req->filter()) {
     case ListComplaintsRequest::FILTER_UNSPECIFIED:
@@ -333,7 +372,8 @@ grpc::ServerUnaryReactor* QueryServiceImpl::ListComplaints(
       prefix = absl::StrCat("is/", static_cast<int>(req->status()), "/");
       break;
     case ListComplaintsRequest::FILTER_ASSIGNEE:
-      bad = CheckId(req->assignee_id(), "assignee_id");
+      if (bad.ok())
+        bad = CheckId(req->assignee_id(), "assignee_id");
       prefix = absl::StrCat("ia/", req->assignee_id(), "/");
       break;
     case ListComplaintsRequest::FILTER_PRIORITY:
@@ -344,11 +384,13 @@ grpc::ServerUnaryReactor* QueryServiceImpl::ListComplaints(
       stop_at = absl::StrCat(prefix, TimeKey(now));
       break;
     case ListComplaintsRequest::FILTER_PATIENT:
-      bad = CheckId(req->patient_id(), "patient_id");
+      if (bad.ok())
+        bad = CheckId(req->patient_id(), "patient_id");
       prefix = absl::StrCat("s/", req->patient_id(), "/");
       break;
     default:
-      bad = absl::InvalidArgumentError("filter: unknown");
+      if (bad.ok())
+        bad = absl::InvalidArgumentError("filter: unknown");
   }
   if (!bad.ok()) {
     return Reject(call, bad);
@@ -425,6 +467,11 @@ grpc::ServerUnaryReactor* QueryServiceImpl::RebuildProjection(
       *ctx, AccessRequest{kResourceLedger, "admin", "", PatientFacts{}});
   if (!d.ok()) {
     reactor->Finish(ToGrpcStatus(d.status()));
+    return reactor;
+  }
+  // The name is checked before it can reach a message (no control bytes).
+  if (auto s = CheckId(req->name(), "name", false); !s.ok()) {
+    reactor->Finish(ToGrpcStatus(s));
     return reactor;
   }
   if (!req->name().empty() &&

@@ -8,12 +8,12 @@
 #include <string>
 #include <vector>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
+#include "tests/integration/carelogd_process.h"
 #include "tests/integration/subprocess.h"
 #include "tests/testing/temp_dir.h"
 
@@ -32,28 +32,6 @@ using ::testing::Not;
 
 constexpr char kCarelogd[] = CARELOGD_PATH;
 constexpr char kCarelogctl[] = CARELOGCTL_PATH;
-
-std::string Describe(const ProcessResult& r) {
-  return absl::StrCat("exit ", r.exit_code, " signal ", r.term_signal,
-                      r.timed_out ? " (timed out)" : "", "\nstdout:\n", r.out,
-                      "\nstderr:\n", r.err);
-}
-
-// The integer value of "key":N in a JSON log line.
-int IntField(const std::string& line, const std::string& key) {
-  const std::string needle = absl::StrCat("\"", key, "\":");
-  const size_t at = line.find(needle);
-  if (at == std::string::npos)
-    return -1;
-  size_t end = at + needle.size();
-  while (end < line.size() && line[end] >= '0' && line[end] <= '9')
-    ++end;
-  int v = -1;
-  if (!absl::SimpleAtoi(
-          line.substr(at + needle.size(), end - at - needle.size()), &v))
-    return -1;
-  return v;
-}
 
 TEST(CarelogdBinaryTest, HelpExitsZeroAndDescribesListen) {
   const ProcessResult r = RunProcess({kCarelogd, "--help"});

@@ -131,6 +131,11 @@ void ChildProcess::Signal(int sig) {
     ::kill(pid_, sig);
 }
 
+void ChildProcess::DrainUntilClosed() {
+  while (out_fd_ >= 0 || err_fd_ >= 0)
+    Pump(absl::InfiniteFuture());
+}
+
 ProcessResult ChildProcess::Wait(absl::Time deadline) {
   ProcessResult r;
   while (out_fd_ >= 0 || err_fd_ >= 0) {

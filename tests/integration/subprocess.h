@@ -40,6 +40,11 @@ class ChildProcess {
 
   void Signal(int sig);
 
+  // Reads output until both pipes close (the child exited), without reaping:
+  // run on a helper thread, it keeps a chatty child from blocking on a full
+  // pipe. Meanwhile other threads may only call Signal(); Wait() after it.
+  void DrainUntilClosed();
+
   // Reads all output to EOF and reaps the child; SIGKILLs it at `deadline`.
   ProcessResult Wait(absl::Time deadline);
 

@@ -21,6 +21,7 @@
 #include "crypto/hash.h"
 #include "storage/ledger.h"
 #include "storage/record.h"
+#include "tests/testing/file_damage.h"
 #include "tests/testing/ledger_fixture.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
@@ -31,6 +32,7 @@ namespace {
 using ::carelog::testing::IsOk;
 using ::carelog::testing::StatusIs;
 using ::carelog::testing::TempDir;
+using ::carelog::testing::XorFileByte;
 using ::carelog::testing::TestLedgerOptions;
 using ::testing::AllOf;
 using ::testing::HasSubstr;
@@ -707,17 +709,6 @@ std::string FlushEventsToSst(const std::string& dir) {
   return sst;
 }
 
-bool XorFileByte(const std::string& path, std::streamoff offset, char mask) {
-  std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
-  char c = 0;
-  f.seekg(offset);
-  f.read(&c, 1);
-  c = static_cast<char>(c ^ mask);
-  f.seekp(offset);
-  f.write(&c, 1);
-  return f.good();
-}
-
 // Damage below the ledger's own bytes: RocksDB's block checksum catches a
 // flipped bit in an SST data block, and the ledger reports it as DATA_LOSS.
 TEST_F(TamperTest, CorruptedSstDataBlockIsDataLoss) {
@@ -738,8 +729,7 @@ TEST_F(TamperTest, CorruptedSstFooterIsDataLossForVerifierAndOpen) {
   const std::string copy = Copy("sst-footer");
   const std::string sst = FlushEventsToSst(copy);
   ASSERT_FALSE(sst.empty());
-  const auto size =
-      static_cast<std::streamoff>(std::filesystem::file_size(sst));
+  const uint64_t size = std::filesystem::file_size(sst);
   ASSERT_TRUE(XorFileByte(sst, size - 1, 0x40));  // the table magic number
   VerifyReport r = VerifyDataDir(copy);
   EXPECT_THAT(r.status, StatusIs(absl::StatusCode::kDataLoss));
