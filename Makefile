@@ -1,9 +1,10 @@
 # carelog — the two commands a newcomer needs:
 #   make run    install dependencies, build, start the service on ./var/data
-#   make test   install dependencies, build, run every test (all CI legs below)
+#   make test   install dependencies, build, run every test (the CI legs in
+#               CI_LEGS; .ci/run calls it)
 # Other targets: deps, build, bench, loadbench, soak, asan-test, clean.
 #
-# CI legs, each in its own build directory, all run by `make test` (.ci/run):
+# Test legs, each in its own build directory:
 #   test-gcc    g++ (BUILD_TYPE), every test
 #   test-asan   ASan+UBSan (Debug at -O1), the unit and integration tests
 #               (ctest label `soak` excluded)
@@ -39,7 +40,11 @@ build: deps $(BUILD_DIR)/build.ninja
 run: build
 	./ops/run-dev.sh $(BUILD_DIR) $(DATA_DIR)
 
-test: test-gcc test-asan test-clang
+# The legs `make test` runs. test-asan and test-clang are not in yet: their
+# time on the 2-core CI machine is still to be measured (45-minute budget).
+CI_LEGS ?= test-gcc
+
+test: $(CI_LEGS)
 
 test-gcc: build
 	cd $(BUILD_DIR) && $(CTEST) --timeout 600

@@ -261,7 +261,8 @@ class Ledger {
 // Verifies a stopped data directory read-only (no writer, no KEK needed: the
 // chain covers ciphertext). Errors as Ledger::Verify; FAILED_PRECONDITION if it
 // cannot be opened (no ledger there, locked); DATA_LOSS if RocksDB finds it
-// corrupt while opening.
+// corrupt while opening, or — when the whole log is verified (from 1, to 0) —
+// if any block of any table file fails its checksum (first_bad_position 0).
 VerifyReport VerifyDataDir(const std::string& data_dir, uint64_t from = 1,
                            uint64_t to = 0);
 
