@@ -356,13 +356,13 @@ grpc::ServerUnaryReactor* QueryServiceImpl::ListComplaints(
     grpc::CallbackServerContext* call, const ListComplaintsRequest* req,
     ComplaintPage* reply) {
   std::string prefix, stop_at;
-  absl::Status bad = FirstError(
-      {KnownEnum(ComplaintStatus_IsValid(req->status()), req->status(),
-                 "status"),
-       KnownEnum(ComplaintPriority_IsValid(req->priority()), req->priority(),
-                 "priority"),
-       CheckId(req->assignee_id(), "assignee_id", false),
-       CheckId(req->patient_id(), "patient_id", false)});
+  absl::Status bad =
+      FirstError({KnownEnum(ComplaintStatus_IsValid(req->status()),
+                            req->status(), "status"),
+                  KnownEnum(ComplaintPriority_IsValid(req->priority()),
+                            req->priority(), "priority"),
+                  CheckId(req->assignee_id(), "assignee_id", false),
+                  CheckId(req->patient_id(), "patient_id", false)});
   const int64_t now = absl::ToUnixMicros(absl::Now());
   switch (req->filter()) {
     case ListComplaintsRequest::FILTER_UNSPECIFIED:

@@ -27,9 +27,9 @@
 #include "grpcpp/generic/generic_stub.h"
 #include "gtest/gtest.h"
 
-#include "src/proto/grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "services/server/policy_access.h"
 #include "services/server/request_context.h"
+#include "src/proto/grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "tests/integration/harness.h"
 #include "tests/integration/request_generator.h"
 #include "tests/testing/ledger_fixture.h"
@@ -89,7 +89,8 @@ class BadInputSweepTest : public ServerTest {
   std::vector<const google::protobuf::ServiceDescriptor*> Services() {
     grpc::ClientContext ctx;
     SetDeadline(&ctx);
-    auto stream = ServerReflection::NewStub(channel_)->ServerReflectionInfo(&ctx);
+    auto stream =
+        ServerReflection::NewStub(channel_)->ServerReflectionInfo(&ctx);
     ServerReflectionRequest req;
     req.set_list_services("");
     EXPECT_TRUE(stream->Write(req));
@@ -133,13 +134,12 @@ class BadInputSweepTest : public ServerTest {
     grpc::ByteBuffer out;
     grpc::Status status;
     absl::Notification done;
-    stub_->UnaryCall(&ctx,
-                     absl::StrCat("/", md->service()->full_name(), "/",
-                                  md->name()),
-                     grpc::StubOptions(), &in, &out, [&](grpc::Status s) {
-                       status = std::move(s);
-                       done.Notify();
-                     });
+    stub_->UnaryCall(
+        &ctx, absl::StrCat("/", md->service()->full_name(), "/", md->name()),
+        grpc::StubOptions(), &in, &out, [&](grpc::Status s) {
+          status = std::move(s);
+          done.Notify();
+        });
     done.WaitForNotification();
     return status;
   }
@@ -275,10 +275,9 @@ TEST_F(BadInputSweepTest, RequestsOverTheMessageLimitAreRefusedUnhandled) {
         continue;
       // An unknown field carries the excess, so every request type (even an
       // empty one) can be made too large.
-      std::unique_ptr<Message> req(
-          MessageFactory::generated_factory()
-              ->GetPrototype(md->input_type())
-              ->New());
+      std::unique_ptr<Message> req(MessageFactory::generated_factory()
+                                       ->GetPrototype(md->input_type())
+                                       ->New());
       req->GetReflection()->MutableUnknownFields(req.get())->AddLengthDelimited(
           999, huge);
       SCOPED_TRACE(md->full_name());

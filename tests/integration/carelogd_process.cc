@@ -58,9 +58,9 @@ absl::Status GenerateKeyFile(const std::string& path) {
 absl::StatusOr<std::string> DevToken(const std::string& data_dir,
                                      const std::string& subject,
                                      const std::string& roles) {
-  const ProcessResult r = RunProcess(
-      {CarelogctlPath(), "dev", "token", "--data-dir", data_dir, "--sub",
-       subject, "--roles", roles, "--ttl-minutes", "240"});
+  const ProcessResult r =
+      RunProcess({CarelogctlPath(), "dev", "token", "--data-dir", data_dir,
+                  "--sub", subject, "--roles", roles, "--ttl-minutes", "240"});
   if (r.exit_code != 0)
     return absl::InternalError(
         absl::StrCat("carelogctl dev token: ", Describe(r)));
@@ -77,15 +77,15 @@ absl::StatusOr<std::unique_ptr<CarelogdProcess>> CarelogdProcess::Start(
     const std::string& data_dir, const std::string& key_file,
     const std::vector<std::string>& extra_args, absl::Duration timeout) {
   std::vector<std::string> argv = {
-      CarelogdPath(), "--dev",      "--listen",         "127.0.0.1:0",
-      "--data-dir",   data_dir,     "--key-file",       key_file,
+      CarelogdPath(),     "--dev",  "--listen",        "127.0.0.1:0",
+      "--data-dir",       data_dir, "--key-file",      key_file,
       "--metrics-listen", "",       "--drain-seconds", "5"};
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   auto child = ChildProcess::Spawn(argv);
   if (!child.ok())
     return child.status();
-  auto started = (*child)->WaitForStderrLine("\"server_started\"",
-                                             absl::Now() + timeout);
+  auto started =
+      (*child)->WaitForStderrLine("\"server_started\"", absl::Now() + timeout);
   if (!started.ok())
     return started.status();
   std::unique_ptr<CarelogdProcess> p(new CarelogdProcess());

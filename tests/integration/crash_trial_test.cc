@@ -101,8 +101,8 @@ class AckBook {
     absl::MutexLock l(&mu_);
     if (acks_.empty())
       return false;
-    *out = acks_[std::uniform_int_distribution<size_t>(0, acks_.size() - 1)(
-        *rng)];
+    *out =
+        acks_[std::uniform_int_distribution<size_t>(0, acks_.size() - 1)(*rng)];
     return true;
   }
   std::vector<Ack> All() const {
@@ -278,8 +278,7 @@ TEST(CrashTrialTest, SigkillUnderLoadLosesNoAcknowledgedCommand) {
     ASSERT_TRUE(s.ok()) << a.request.command_id() << ": " << s.error_message();
     EXPECT_TRUE(reply.result().duplicate()) << a.request.command_id();
     EXPECT_EQ(reply.patient_id(), a.patient_id) << a.request.command_id();
-    EXPECT_EQ(reply.result().position(), a.position)
-        << a.request.command_id();
+    EXPECT_EQ(reply.result().position(), a.position) << a.request.command_id();
   }
   EXPECT_EQ(Head(ch, *ops), head) << "retries appended events";
 
@@ -294,9 +293,8 @@ TEST(CrashTrialTest, SigkillUnderLoadLosesNoAcknowledgedCommand) {
         &ctx, carelog::v1::GetProjectionStatusRequest(), &status);
     ASSERT_TRUE(s.ok()) << s.error_message();
     ASSERT_GT(status.projections_size(), 0);
-    ASSERT_LT(absl::Now(), deadline)
-        << "projections did not catch up to " << head << ": "
-        << status.DebugString();
+    ASSERT_LT(absl::Now(), deadline) << "projections did not catch up to "
+                                     << head << ": " << status.DebugString();
     caught_up = true;
     for (const auto& p : status.projections()) {
       ASSERT_EQ(p.state(), carelog::v1::ProjectionStatus::STATE_RUNNING)

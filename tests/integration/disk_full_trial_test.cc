@@ -150,8 +150,9 @@ TEST(DiskFullTrialTest, FullDiskRefusesWritesAndUnauditableReadsLosesNothing) {
     acks.push_back({req, reply.patient_id(), reply.result().position()});
   }
   ASSERT_FALSE(refused.ok()) << "the disk never filled";
-  std::cerr << "disk full after " << acks.size() << " acknowledged commands: "
-            << refused.error_code() << " " << refused.error_message() << "\n";
+  std::cerr << "disk full after " << acks.size()
+            << " acknowledged commands: " << refused.error_code() << " "
+            << refused.error_message() << "\n";
   EXPECT_TRUE(Refusal(refused))
       << refused.error_code() << " " << refused.error_message();
   EXPECT_THAT(refused.error_message(),
@@ -208,8 +209,7 @@ TEST(DiskFullTrialTest, FullDiskRefusesWritesAndUnauditableReadsLosesNothing) {
   }
   {
     RegisterPatientReply reply;
-    const grpc::Status s =
-        Send(stub.get(), *fd, Registration(n + 2), &reply);
+    const grpc::Status s = Send(stub.get(), *fd, Registration(n + 2), &reply);
     EXPECT_TRUE(s.ok()) << s.error_message();
   }
   const ProcessResult stopped = (*server)->Stop();

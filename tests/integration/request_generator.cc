@@ -36,13 +36,15 @@ void Collect(const Descriptor* d, std::vector<const FieldDescriptor*>* prefix,
     const FieldDescriptor* f = d->field(i);
     if (f->is_map())
       continue;
-    const std::string name =
-        name_prefix.empty() ? f->name() : absl::StrCat(name_prefix, ".", f->name());
+    const std::string name = name_prefix.empty()
+                                 ? f->name()
+                                 : absl::StrCat(name_prefix, ".", f->name());
     prefix->push_back(f);
     if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE &&
         !IsCompoundLeaf(f)) {
       // google.protobuf.* (Any, Timestamp…) are not request data of ours.
-      if (depth > 0 && f->message_type()->file()->package() != "google.protobuf")
+      if (depth > 0 &&
+          f->message_type()->file()->package() != "google.protobuf")
         Collect(f->message_type(), prefix, name, depth - 1, out);
     } else {
       out->push_back(Leaf{*prefix, name});
@@ -118,27 +120,30 @@ LeafValue Integer(std::string what, int64_t v) {
 // A Date or Money field set to the given parts.
 LeafValue Compound(std::string what, int64_t a, int64_t b, int64_t c,
                    std::string currency) {
-  return {std::move(what), [=](Message* m, const FieldDescriptor* f) {
-            const Reflection* r = m->GetReflection();
-            Message* v = f->is_repeated()
-                             ? (r->FieldSize(*m, f) > 0
-                                    ? r->MutableRepeatedMessage(m, f, 0)
-                                    : r->AddMessage(m, f))
-                             : r->MutableMessage(m, f);
-            v->Clear();
-            const Descriptor* d = v->GetDescriptor();
-            const Reflection* vr = v->GetReflection();
-            if (d->full_name() == kDateType) {
-              if (a != 0 || b != 0 || c != 0) {
-                vr->SetInt32(v, d->FindFieldByName("year"), static_cast<int32_t>(a));
-                vr->SetInt32(v, d->FindFieldByName("month"), static_cast<int32_t>(b));
-                vr->SetInt32(v, d->FindFieldByName("day"), static_cast<int32_t>(c));
-              }
-            } else {
-              vr->SetInt64(v, d->FindFieldByName("amount_minor"), a);
-              vr->SetString(v, d->FindFieldByName("currency"), currency);
-            }
-          }};
+  return {
+      std::move(what), [=](Message* m, const FieldDescriptor* f) {
+        const Reflection* r = m->GetReflection();
+        Message* v =
+            f->is_repeated()
+                ? (r->FieldSize(*m, f) > 0 ? r->MutableRepeatedMessage(m, f, 0)
+                                           : r->AddMessage(m, f))
+                : r->MutableMessage(m, f);
+        v->Clear();
+        const Descriptor* d = v->GetDescriptor();
+        const Reflection* vr = v->GetReflection();
+        if (d->full_name() == kDateType) {
+          if (a != 0 || b != 0 || c != 0) {
+            vr->SetInt32(v, d->FindFieldByName("year"),
+                         static_cast<int32_t>(a));
+            vr->SetInt32(v, d->FindFieldByName("month"),
+                         static_cast<int32_t>(b));
+            vr->SetInt32(v, d->FindFieldByName("day"), static_cast<int32_t>(c));
+          }
+        } else {
+          vr->SetInt64(v, d->FindFieldByName("amount_minor"), a);
+          vr->SetString(v, d->FindFieldByName("currency"), currency);
+        }
+      }};
 }
 
 LeafValue Date(int y, int m, int d) {
@@ -219,7 +224,8 @@ std::vector<LeafValue> ValidCandidates(const Leaf& leaf) {
       if (f->message_type()->full_name() == kDateType) {
         // Near future first (stays, appointments), then past (births), then
         // further out, then unset; ranges find an order by moving one end.
-        const absl::CivilDay today = absl::ToCivilDay(absl::Now(), absl::UTCTimeZone());
+        const absl::CivilDay today =
+            absl::ToCivilDay(absl::Now(), absl::UTCTimeZone());
         for (int ahead : {10, 11, 13, 40})
           out.push_back(Date(static_cast<int>((today + ahead).year()),
                              (today + ahead).month(), (today + ahead).day()));
@@ -235,8 +241,8 @@ std::vector<LeafValue> ValidCandidates(const Leaf& leaf) {
           absl::EndsWith(n, "_time")) {
         const int64_t now = absl::ToUnixMicros(absl::Now());
         const int64_t day = int64_t{86400} * 1000000;
-        for (int64_t v : {now + day, now + 2 * day, now - day, now - 2 * day,
-                          int64_t{0}})
+        for (int64_t v :
+             {now + day, now + 2 * day, now - day, now - 2 * day, int64_t{0}})
           out.push_back(Integer(absl::StrCat("time ", v), v));
       } else {
         for (int64_t v : {0, 1, 10, 100, 1000})
@@ -253,7 +259,8 @@ std::vector<LeafValue> InvalidValues(const Leaf& leaf) {
   std::vector<LeafValue> out;
   switch (f->cpp_type()) {
     case FieldDescriptor::CPPTYPE_STRING:
-      out.push_back(String("overlong (100000 bytes)", std::string(100000, 'a')));
+      out.push_back(
+          String("overlong (100000 bytes)", std::string(100000, 'a')));
       out.push_back(String("control character", "sweep\x01value"));
       out.push_back(String("escape sequence", "sweep\x1b[2Jvalue"));
       if (IsIdName(n)) {
@@ -268,7 +275,8 @@ std::vector<LeafValue> InvalidValues(const Leaf& leaf) {
     case FieldDescriptor::CPPTYPE_INT64:
       out.push_back(Integer("negative", -1));
       if (f->cpp_type() == FieldDescriptor::CPPTYPE_INT64)
-        out.push_back(Integer("int64 max", std::numeric_limits<int64_t>::max()));
+        out.push_back(
+            Integer("int64 max", std::numeric_limits<int64_t>::max()));
       break;
     case FieldDescriptor::CPPTYPE_MESSAGE:
       if (f->message_type()->full_name() == kDateType) {

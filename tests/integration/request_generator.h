@@ -29,14 +29,13 @@ struct Leaf {
   // Dotted field names, repeated elements without an index:
   // "demographics.date_of_birth", "paperwork.name".
   std::string name;
-  const google::protobuf::FieldDescriptor* field() const {
-    return path.back();
-  }
+  const google::protobuf::FieldDescriptor* field() const { return path.back(); }
 };
 
 // Sets one leaf of a message to one value.
-using LeafSetter = std::function<void(google::protobuf::Message* parent,
-                                      const google::protobuf::FieldDescriptor*)>;
+using LeafSetter =
+    std::function<void(google::protobuf::Message* parent,
+                       const google::protobuf::FieldDescriptor*)>;
 
 struct LeafValue {
   std::string what;  // e.g. "control character", for failure messages

@@ -171,8 +171,7 @@ class TamperTrialTest : public ::testing::Test {
 
   // What carelogd serves from `data_dir`, compared with the truth.
   Outcome Serve(const std::string& data_dir, std::string* why) {
-    auto server = CarelogdProcess::Start(data_dir, key_, {},
-                                         absl::Seconds(30));
+    auto server = CarelogdProcess::Start(data_dir, key_, {}, absl::Seconds(30));
     if (!server.ok()) {
       *why = std::string(server.status().message()).substr(0, 600);
       return Outcome::kRefusedToStart;
@@ -307,11 +306,12 @@ TEST_F(TamperTrialTest, EveryDamagedFileIsDetectedOrChangesNothingServed) {
       ASSERT_TRUE(testing::TruncateFile(file, len));
       what = absl::StrCat("truncated ", base, " from ", size, " to ", len);
     } else {
-      const uint64_t len = std::max<uint64_t>(1, std::min<uint64_t>(64, size / 2));
+      const uint64_t len =
+          std::max<uint64_t>(1, std::min<uint64_t>(64, size / 2));
       const uint64_t a =
           std::uniform_int_distribution<uint64_t>(0, size - 2 * len)(rng);
-      const uint64_t b = std::uniform_int_distribution<uint64_t>(
-          a + len, size - len)(rng);
+      const uint64_t b =
+          std::uniform_int_distribution<uint64_t>(a + len, size - len)(rng);
       ASSERT_TRUE(testing::SwapFileRanges(file, a, b, len));
       what = absl::StrCat("swapped ", len, " bytes at ", a, " and ", b, " of ",
                           base);
@@ -334,8 +334,8 @@ TEST_F(TamperTrialTest, EveryDamagedFileIsDetectedOrChangesNothingServed) {
       EXPECT_FALSE(why.empty()) << "trial " << t << ": " << what;
     fs::remove_all(copy);
   }
-  std::cerr << "tamper trials: " << trials << " over "
-            << source_targets.size() << " files, seed " << seed << ":";
+  std::cerr << "tamper trials: " << trials << " over " << source_targets.size()
+            << " files, seed " << seed << ":";
   for (const auto& [name, n] : tally)
     std::cerr << " " << name << " " << n << ";";
   std::cerr << "\n";

@@ -32,8 +32,8 @@ namespace {
 using ::carelog::testing::IsOk;
 using ::carelog::testing::StatusIs;
 using ::carelog::testing::TempDir;
-using ::carelog::testing::XorFileByte;
 using ::carelog::testing::TestLedgerOptions;
+using ::carelog::testing::XorFileByte;
 using ::testing::AllOf;
 using ::testing::HasSubstr;
 
