@@ -50,29 +50,6 @@ void ToProto(const projections::WorkerStatus& s, ProjectionStatus* out) {
   out->set_events_applied(s.events_applied);
 }
 
-// The first failed check, or OK. Fields a filter does not use must still be
-// well formed: bad input is refused wherever it appears.
-absl::Status FirstError(std::initializer_list<absl::Status> checks) {
-  for (const absl::Status& s : checks)
-    if (!s.ok())
-      return s;
-  return absl::OkStatus();
-}
-
-absl::Status KnownEnum(bool known, int value, absl::string_view field) {
-  return known ? absl::OkStatus()
-               : absl::InvalidArgumentError(
-                     absl::StrCat(field, ": unknown value ", value));
-}
-
-absl::Status CheckDay(const std::string& day) {
-  absl::Time t;
-  std::string err;
-  if (!day.empty() && !absl::ParseTime("%Y-%m-%d", day, &t, &err))
-    return absl::InvalidArgumentError("day: expected YYYY-MM-DD");
-  return absl::OkStatus();
-}
-
 }  // namespace
 
 void ApplyPatientMasks(const std::vector<std::string>& masked_fields,
@@ -288,7 +265,7 @@ grpc::ServerUnaryReactor* QueryServiceImpl::ListAppointments(
   absl::Status bad =
       FirstError({CheckId(req->patient_id(), "patient_id", false),
                   CheckId(req->provider_id(), "provider_id", false),
-                  CheckDay(req->day())});
+                  CheckOptionalDay(req->day(), "day")});
   const std::string now_key = TimeKey(absl::ToUnixMicros(absl::Now()));
   switch (req->filter()) {
     case ListAppointmentsRequest::FILTER_PATIENT:
