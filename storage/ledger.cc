@@ -153,9 +153,8 @@ absl::StatusOr<std::unique_ptr<Ledger>> Ledger::Open(LedgerOptions options) {
       return absl::DataLossError("ledger has events but no format marker");
     rocksdb::WriteOptions wo;
     wo.sync = true;
-    if (auto s = FromRocks(d.db->Put(wo, d.meta, internal::kMetaFormat,
-                                     internal::kFormatValue),
-                           "writing format marker");
+    if (auto s = d.Put(wo, d.meta, internal::kMetaFormat,
+                       internal::kFormatValue, "writing format marker");
         !s.ok()) {
       return s;
     }
@@ -687,6 +686,10 @@ LedgerStats Ledger::Stats() const {
   LedgerStats s;
   impl_->sequencer->FillStats(&s);
   return s;
+}
+
+absl::Status Ledger::WritesStopped() const {
+  return impl_->db->WritesStopped();
 }
 
 crypto::KeyRing& Ledger::key_ring() {

@@ -247,6 +247,9 @@ class Ledger {
   std::string CheckpointVerifierKey() const;
 
   LedgerStats Stats() const;
+  // OK while writes are accepted; after a storage write failure, the
+  // UNAVAILABLE status every write now gets (see internal::Db::Write).
+  absl::Status WritesStopped() const;
   crypto::KeyRing& key_ring();
   const std::string& data_dir() const;
 

@@ -70,6 +70,8 @@ absl::StatusOr<StoredEvent> ReadEvent(const Db& db, uint64_t position) {
 // rewrites the keys column family down to its last level, dropping every
 // overwritten version of a key record from the table files.
 absl::Status PurgeKeys(Db& db) {
+  if (auto s = db.WritesStopped(); !s.ok())
+    return s;
   rocksdb::FlushOptions fo;
   fo.wait = true;
   if (auto s = FromRocks(db.db->Flush(fo, db.handles), "flushing memtables");
@@ -275,8 +277,7 @@ absl::StatusOr<RestoreAsOfResult> RestoreAsOf(const std::string& source_dir,
       if (rv->stream_version > h)
         h = rv->stream_version;
       if (wb.Count() >= 2 * kSliceEvents) {
-        if (auto s = FromRocks(dst.db->Write(wo, &wb), "writing events");
-            !s.ok()) {
+        if (auto s = dst.Write(wo, &wb, "writing events"); !s.ok()) {
           return s;
         }
         wb.Clear();
@@ -295,7 +296,7 @@ absl::StatusOr<RestoreAsOfResult> RestoreAsOf(const std::string& source_dir,
       PutU64(&v, version);
       wb.Put(dst.streams, StreamHeadKey(stream), v);
     }
-    if (auto s = FromRocks(dst.db->Write(wo, &wb), "writing events"); !s.ok())
+    if (auto s = dst.Write(wo, &wb, "writing events"); !s.ok())
       return s;
     if (progress)
       progress(Progress{"copying", "events", position, position});
@@ -311,7 +312,7 @@ absl::StatusOr<RestoreAsOfResult> RestoreAsOf(const std::string& source_dir,
     auto flush_if_big = [&]() -> absl::Status {
       if (wb.Count() < 4 * kSliceEvents)
         return absl::OkStatus();
-      absl::Status s = FromRocks(dst.db->Write(wo, &wb), "writing indexes");
+      absl::Status s = dst.Write(wo, &wb, "writing indexes");
       wb.Clear();
       return s;
     };
@@ -357,8 +358,7 @@ absl::StatusOr<RestoreAsOfResult> RestoreAsOf(const std::string& source_dir,
          it->Next()) {
       wb.Put(dst.meta, it->key(), it->value());
     }
-    if (auto s = FromRocks(dst.db->Write(wo, &wb), "writing indexes");
-        !s.ok()) {
+    if (auto s = dst.Write(wo, &wb, "writing indexes"); !s.ok()) {
       return s;
     }
   }
@@ -378,7 +378,7 @@ absl::StatusOr<RestoreAsOfResult> RestoreAsOf(const std::string& source_dir,
                         absl::FormatTime(absl::RFC3339_sec, absl::Now(),
                                          absl::UTCTimeZone())));
     wb.Put(dst.meta, internal::kMetaFormat, internal::kFormatValue);
-    if (auto s = FromRocks(dst.db->Write(wo, &wb), "writing head"); !s.ok())
+    if (auto s = dst.Write(wo, &wb, "writing head"); !s.ok())
       return s;
   }
   if (progress)
@@ -484,8 +484,7 @@ absl::StatusOr<RotateKekResult> RotateKek(const std::string& data_dir,
   rocksdb::WriteOptions wo;
   wo.sync = true;
   // One batch: a crash leaves all keys under the old KEK or all under the new.
-  if (auto s = FromRocks(db.db->Write(wo, &wb), "writing re-wrapped keys");
-      !s.ok()) {
+  if (auto s = db.Write(wo, &wb, "writing re-wrapped keys"); !s.ok()) {
     return s;
   }
   // The new KEK must open the ring before we call it done.
@@ -536,8 +535,8 @@ absl::StatusOr<LegalHold> SetLegalHold(Ledger& ledger,
   PutU64(&v, *pos);
   rocksdb::WriteOptions wo;
   wo.sync = true;
-  if (auto s = FromRocks(db.db->Put(wo, db.meta, LegalHoldKey(subject_id), v),
-                         "writing legal hold");
+  if (auto s = db.Put(wo, db.meta, LegalHoldKey(subject_id), v,
+                      "writing legal hold");
       !s.ok()) {
     return s;
   }
@@ -575,7 +574,7 @@ absl::StatusOr<uint64_t> ClearLegalHold(Ledger& ledger,
     return pos.status();
   rocksdb::WriteOptions wo;
   wo.sync = true;
-  if (auto s = FromRocks(db.db->Delete(wo, db.meta, LegalHoldKey(subject_id)),
+  if (auto s = db.Delete(wo, db.meta, LegalHoldKey(subject_id),
                          "clearing legal hold");
       !s.ok()) {
     return s;

@@ -109,10 +109,14 @@ class ProjectionStore::Impl {
       return internal::FromRocks(db->db->DropColumnFamily(gen->handle),
                                  "dropping projection column family");
     rocksdb::WriteOptions wo;
+    rocksdb::WriteBatch wb;
     if (auto s = internal::FromRocks(
-            db->db->DeleteRange(wo, gen->handle, rocksdb::Slice("", 0),
-                                rocksdb::Slice("\xff\xff\xff\xff", 4)),
+            wb.DeleteRange(gen->handle, rocksdb::Slice("", 0),
+                           rocksdb::Slice("\xff\xff\xff\xff", 4)),
             "emptying projection column family");
+        !s.ok())
+      return s;
+    if (auto s = db->Write(wo, &wb, "emptying projection column family");
         !s.ok())
       return s;
     spares[g] = gen;
@@ -124,8 +128,8 @@ class ProjectionStore::Impl {
     PutU64(&v, g);
     rocksdb::WriteOptions wo;
     wo.sync = true;
-    return internal::FromRocks(db->db->Put(wo, db->meta, LiveKey(name), v),
-                               "writing projection live generation");
+    return db->Put(wo, db->meta, LiveKey(name), v,
+                   "writing projection live generation");
   }
 };
 
@@ -316,8 +320,7 @@ absl::Status ProjectionStore::Commit(const ProjectionBatch& batch,
     return s;
   rocksdb::WriteOptions wo;
   wo.sync = false;  // see Durability in the header
-  return internal::FromRocks(impl_->db->db->Write(wo, &wb),
-                             "writing projection batch");
+  return impl_->db->Write(wo, &wb, "writing projection batch");
 }
 
 absl::StatusOr<uint64_t> ProjectionStore::CreateGeneration() {
@@ -374,6 +377,8 @@ absl::Status ProjectionStore::Purge() {
   fo.wait = true;
   rocksdb::CompactRangeOptions cro;
   cro.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+  if (auto s = impl_->db->WritesStopped(); !s.ok())
+    return s;
   for (const auto& gen : gens) {
     if (auto s = internal::FromRocks(impl_->db->db->Flush(fo, gen->handle),
                                      "flushing projection");

@@ -357,6 +357,8 @@ grpc::ServerUnaryReactor* LedgerServiceImpl::GetHead(
   resp->set_position(head.position);
   resp->set_chain_hash(reinterpret_cast<const char*>(head.chain_hash.data()),
                        head.chain_hash.size());
+  if (absl::Status stopped = ledger_->WritesStopped(); !stopped.ok())
+    resp->set_writes_stopped(std::string(stopped.message()));
   reactor->Finish(grpc::Status::OK);
   return reactor;
 }

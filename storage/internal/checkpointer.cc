@@ -189,9 +189,8 @@ absl::StatusOr<SignedCheckpoint> Checkpointer::Make() {
     return note.status();
   rocksdb::WriteOptions wo;
   wo.sync = true;
-  if (auto s = FromRocks(
-          db_->db->Put(wo, db_->checkpoints, PositionKey(head.position), *note),
-          "writing checkpoint");
+  if (auto s = db_->Put(wo, db_->checkpoints, PositionKey(head.position), *note,
+                        "writing checkpoint");
       !s.ok()) {
     return s;
   }

@@ -27,15 +27,62 @@ absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
     return absl::InvalidArgumentError(msg);
   if (s.IsBusy() || s.IsTimedOut() || s.IsTryAgain())
     return absl::UnavailableError(msg);
+  // Before IsIOError: a full disk is an I/O error with the kNoSpace subcode.
+  if (s.IsNoSpace())
+    return absl::ResourceExhaustedError(msg);
   if (s.IsIOError()) {
     // A held LOCK file means another process has the directory open.
     if (s.ToString().find("lock") != std::string::npos)
       return absl::FailedPreconditionError(msg);
     return absl::UnavailableError(msg);
   }
-  if (s.IsNoSpace())
-    return absl::ResourceExhaustedError(msg);
   return absl::InternalError(msg);
+}
+
+absl::Status Db::WritesStopped() const {
+  if (!stopped_.load(std::memory_order_acquire))
+    return absl::OkStatus();
+  absl::MutexLock l(&stop_mu_);
+  return absl::UnavailableError(absl::StrCat(
+      "writes to the data directory stopped after a storage failure (",
+      stop_reason_, "); reads go on — fix the cause and restart carelogd"));
+}
+
+absl::Status Db::Write(const rocksdb::WriteOptions& wo, rocksdb::WriteBatch* wb,
+                       absl::string_view what) {
+  if (auto s = WritesStopped(); !s.ok())
+    return s;
+  const rocksdb::Status rs = db->Write(wo, wb);
+  if (rs.ok())
+    return absl::OkStatus();
+  // Only storage failures stop writes; a refused batch (an invalid argument,
+  // a dropped column family, a write stall) leaves the WAL writer sound.
+  if (rs.IsIOError() || rs.IsCorruption()) {
+    absl::MutexLock l(&stop_mu_);
+    if (!stopped_.load(std::memory_order_relaxed)) {
+      stop_reason_ = absl::StrCat(what, ": ", rs.ToString());
+      stopped_.store(true, std::memory_order_release);
+    }
+  }
+  return FromRocks(rs, what);
+}
+
+absl::Status Db::Put(const rocksdb::WriteOptions& wo,
+                     rocksdb::ColumnFamilyHandle* cf, const rocksdb::Slice& key,
+                     const rocksdb::Slice& value, absl::string_view what) {
+  rocksdb::WriteBatch wb;
+  if (auto s = FromRocks(wb.Put(cf, key, value), what); !s.ok())
+    return s;
+  return Write(wo, &wb, what);
+}
+
+absl::Status Db::Delete(const rocksdb::WriteOptions& wo,
+                        rocksdb::ColumnFamilyHandle* cf,
+                        const rocksdb::Slice& key, absl::string_view what) {
+  rocksdb::WriteBatch wb;
+  if (auto s = FromRocks(wb.Delete(cf, key), what); !s.ok())
+    return s;
+  return Write(wo, &wb, what);
 }
 
 Db::~Db() {

@@ -3,6 +3,7 @@
 #ifndef CARELOG_STORAGE_INTERNAL_DB_H_
 #define CARELOG_STORAGE_INTERNAL_DB_H_
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <string>
@@ -11,7 +12,9 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "rocksdb/db.h"
+#include "rocksdb/write_batch.h"
 
 namespace carelog::storage::internal {
 
@@ -42,7 +45,33 @@ struct Db {
   rocksdb::ColumnFamilyHandle* merkle = nullptr;
   std::map<std::string, rocksdb::ColumnFamilyHandle*> by_name;
 
+  // Every write to an open data directory goes through Write (Put and Delete
+  // are one-operation batches). After a write fails on storage (a full disk,
+  // an I/O error) RocksDB keeps the WAL file writer that saw the error, and a
+  // later write through it aborts the process (Debian's librocksdb is built
+  // with assertions) or is refused; so the first such failure stops every
+  // later write to this directory — ledger, projections, Merkle tree,
+  // checkpoints, keys — and they answer UNAVAILABLE naming the first failure
+  // until the directory is reopened (carelogd restarted once the cause is
+  // fixed: docs/runbooks/disk-full.md). Reads go on. The failing write itself
+  // answers RESOURCE_EXHAUSTED for a full disk, UNAVAILABLE otherwise.
+  absl::Status Write(const rocksdb::WriteOptions& wo, rocksdb::WriteBatch* wb,
+                     absl::string_view what);
+  absl::Status Put(const rocksdb::WriteOptions& wo,
+                   rocksdb::ColumnFamilyHandle* cf, const rocksdb::Slice& key,
+                   const rocksdb::Slice& value, absl::string_view what);
+  absl::Status Delete(const rocksdb::WriteOptions& wo,
+                      rocksdb::ColumnFamilyHandle* cf,
+                      const rocksdb::Slice& key, absl::string_view what);
+  // OK while writes are accepted; else the UNAVAILABLE status writes get.
+  absl::Status WritesStopped() const;
+
   ~Db();
+
+ private:
+  std::atomic<bool> stopped_{false};
+  mutable absl::Mutex stop_mu_;
+  std::string stop_reason_ ABSL_GUARDED_BY(stop_mu_);
 };
 
 struct DbOpenOptions {

@@ -27,10 +27,9 @@ absl::Status RocksKeyStore::PutIfAbsent(absl::string_view key_id,
     return existing.status();
   rocksdb::WriteOptions wo;
   wo.sync = true;
-  return FromRocks(
-      db_->db->Put(wo, db_->keys, rocksdb::Slice(key_id.data(), key_id.size()),
-                   rocksdb::Slice(record.data(), record.size())),
-      absl::StrCat("writing key record ", key_id));
+  return db_->Put(wo, db_->keys, rocksdb::Slice(key_id.data(), key_id.size()),
+                  rocksdb::Slice(record.data(), record.size()),
+                  absl::StrCat("writing key record ", key_id));
 }
 
 absl::Status RocksKeyStore::Put(absl::string_view key_id,
@@ -38,10 +37,9 @@ absl::Status RocksKeyStore::Put(absl::string_view key_id,
   absl::MutexLock l(&mu_);
   rocksdb::WriteOptions wo;
   wo.sync = true;
-  return FromRocks(
-      db_->db->Put(wo, db_->keys, rocksdb::Slice(key_id.data(), key_id.size()),
-                   rocksdb::Slice(record.data(), record.size())),
-      absl::StrCat("writing key record ", key_id));
+  return db_->Put(wo, db_->keys, rocksdb::Slice(key_id.data(), key_id.size()),
+                  rocksdb::Slice(record.data(), record.size()),
+                  absl::StrCat("writing key record ", key_id));
 }
 
 }  // namespace carelog::storage::internal

@@ -257,7 +257,7 @@ absl::StatusOr<uint64_t> ReadMerkleSize(const Db& db,
   return GetU64(v.data());
 }
 
-absl::Status BackfillMerkle(const Db& db, uint64_t head, size_t batch_events) {
+absl::Status BackfillMerkle(Db& db, uint64_t head, size_t batch_events) {
   if (db.merkle == nullptr)
     return absl::DataLossError("ledger lacks the merkle column family");
   auto size = ReadMerkleSize(db, nullptr);
@@ -283,7 +283,7 @@ absl::Status BackfillMerkle(const Db& db, uint64_t head, size_t batch_events) {
     wb.Put(db.meta, kMetaMerkleSize, EncodeU64(frontier->size()));
     rocksdb::WriteOptions wo;
     wo.sync = true;
-    absl::Status s = FromRocks(db.db->Write(wo, &wb), "writing merkle tree");
+    absl::Status s = db.Write(wo, &wb, "writing merkle tree");
     wb.Clear();
     in_batch = 0;
     return s;

@@ -107,8 +107,7 @@ absl::StatusOr<uint64_t> ReadMerkleSize(const Db& db,
 // before the tree existed or while maintenance was off.
 // Errors: DATA_LOSS if the tree is larger than `head` or an event is missing;
 // I/O errors.
-absl::Status BackfillMerkle(const Db& db, uint64_t head,
-                            size_t batch_events = 8192);
+absl::Status BackfillMerkle(Db& db, uint64_t head, size_t batch_events = 8192);
 
 // The sequencer's hook: adds each event's leaf to the batch being built and
 // publishes the new frontier only once the batch is durable.

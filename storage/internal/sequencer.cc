@@ -351,7 +351,7 @@ void Sequencer::CommitGroup(
     if (fault == WriteFault::kFailUnwritten) {
       write_status = absl::UnavailableError("injected write fault (unwritten)");
     } else {
-      write_status = FromRocks(db_->db->Write(wo, &wb), "committing batch");
+      write_status = db_->Write(wo, &wb, "committing batch");
       if (write_status.ok() && fault == WriteFault::kFailWritten)
         write_status = absl::UnavailableError("injected write fault (written)");
     }
@@ -360,9 +360,14 @@ void Sequencer::CommitGroup(
 
   if (writes > 0 && !write_status.ok()) {
     write_failures_.fetch_add(1, std::memory_order_relaxed);
-    const absl::Status failed = absl::UnavailableError(absl::StrCat(
-        "ledger write failed; no command of this batch was acknowledged: ",
-        write_status.message()));
+    // A full disk stays RESOURCE_EXHAUSTED; every other failure UNAVAILABLE.
+    const absl::Status failed(
+        absl::IsResourceExhausted(write_status)
+            ? absl::StatusCode::kResourceExhausted
+            : absl::StatusCode::kUnavailable,
+        absl::StrCat(
+            "ledger write failed; no command of this batch was acknowledged: ",
+            write_status.message()));
     for (auto& out : outcomes) {
       if (out.kind != Outcome::kFinal)
         out.result = failed;

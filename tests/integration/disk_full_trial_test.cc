@@ -176,6 +176,9 @@ TEST(DiskFullTrialTest, FullDiskRefusesWritesAndUnauditableReadsLosesNothing) {
              << Describe(r).substr(
                     Describe(r).size() > 3000 ? Describe(r).size() - 3000 : 0);
     }
+    // Operators see why writes stopped, and that nothing was lost.
+    EXPECT_THAT(head.writes_stopped(), ::testing::HasSubstr("storage failure"));
+    EXPECT_GE(head.position(), acks.back().position);
   }
   EXPECT_THAT(refused.error_message(),
               ::testing::Not(::testing::HasSubstr("Diskfull")));
