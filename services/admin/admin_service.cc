@@ -296,7 +296,13 @@ grpc::ServerUnaryReactor* AdminServiceImpl::GetLegalHold(
     grpc::CallbackServerContext* ctx, const LegalHoldRequest* req,
     LegalHoldStatus* resp) {
   return Run(ctx, {"GetLegalHold", kActionRead, req->subject_id(),
-                   [req] { return CheckSubject(req->subject_id()); },
+                   [req]() -> absl::Status {
+                     if (auto s = CheckSubject(req->subject_id()); !s.ok())
+                       return s;
+                     // Unused here, but never accepted malformed.
+                     return CheckText(req->reference(), "reference",
+                                      kMaxReferenceBytes, false);
+                   },
                    [this, req, resp](const RequestContext&) -> absl::Status {
                      auto h =
                          storage::GetLegalHold(*ledger_, req->subject_id());

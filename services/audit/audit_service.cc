@@ -87,13 +87,26 @@ absl::Status ValidateFilter(const AuditFilter& f) {
     return absl::InvalidArgumentError("filter.outcome: unknown value");
   if (!AuditAnomaly_IsValid(f.anomaly()))
     return absl::InvalidArgumentError("filter.anomaly: unknown value");
-  if (f.from_micros() < 0)
-    return absl::InvalidArgumentError("filter.from_micros: negative");
-  if (f.to_micros() < 0)
-    return absl::InvalidArgumentError("filter.to_micros: negative");
-  if (f.to_micros() > 0 && f.from_micros() >= f.to_micros())
-    return absl::InvalidArgumentError(
-        "filter.to_micros: must be after filter.from_micros");
+  return ValidateTimeRange(f.from_micros(), f.to_micros(), "filter.");
+}
+
+absl::Status ValidateTimeRange(int64_t from_micros, int64_t to_micros,
+                               absl::string_view prefix) {
+  // Through the last microsecond of year 9999 (RFC 3339's range).
+  constexpr int64_t kMaxMicros = int64_t{253402300799999999};
+  for (const auto& [v, name] :
+       {std::pair<int64_t, const char*>{from_micros, "from_micros"},
+        {to_micros, "to_micros"}}) {
+    if (v < 0)
+      return absl::InvalidArgumentError(
+          absl::StrCat(prefix, name, ": negative"));
+    if (v > kMaxMicros)
+      return absl::InvalidArgumentError(
+          absl::StrCat(prefix, name, ": after year 9999"));
+  }
+  if (to_micros > 0 && from_micros >= to_micros)
+    return absl::InvalidArgumentError(absl::StrCat(
+        prefix, "to_micros: must be after ", prefix, "from_micros"));
   return absl::OkStatus();
 }
 
@@ -196,11 +209,14 @@ grpc::ServerUnaryReactor* AuditServiceImpl::ListAnomalies(
     grpc::CallbackServerContext* call, const ListAnomaliesRequest* req,
     AuditPage* reply) {
   PageArgs a;
+  if (!AuditAnomaly_IsValid(req->anomaly()))
+    return Reject(call, absl::InvalidArgumentError("anomaly: unknown value"));
+  if (auto s = ValidateTimeRange(req->from_micros(), req->to_micros(), "");
+      !s.ok())
+    return Reject(call, s);
   a.filter.set_anomaly(req->anomaly());
   a.filter.set_from_micros(req->from_micros());
   a.filter.set_to_micros(req->to_micros());
-  if (auto s = ValidateFilter(a.filter); !s.ok())
-    return Reject(call, s);
   a.plan = AuditView::AnomalyPlan(req->anomaly(), req->from_micros(),
                                   req->to_micros());
   a.min_position = req->min_position();

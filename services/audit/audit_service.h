@@ -22,8 +22,11 @@
 #ifndef CARELOG_SERVICES_AUDIT_AUDIT_SERVICE_H_
 #define CARELOG_SERVICES_AUDIT_AUDIT_SERVICE_H_
 
+#include <cstdint>
 #include <memory>
 #include <string>
+
+#include "absl/strings/string_view.h"
 
 #include "carelog/v1/audit.grpc.pb.h"
 #include "services/audit/audited_call.h"
@@ -38,6 +41,10 @@ inline constexpr size_t kMaxScan = 5000;
 // Validation (INVALID_ARGUMENT naming the field): ids, a known purpose, enum
 // values, from <= to.
 absl::Status ValidateFilter(const carelog::v1::AuditFilter& filter);
+// INVALID_ARGUMENT naming `prefix`from_micros / to_micros unless both are in
+// 0 … year 9999 and, when to_micros is set, from_micros < to_micros.
+absl::Status ValidateTimeRange(int64_t from_micros, int64_t to_micros,
+                               absl::string_view prefix);
 
 class AuditServiceImpl final
     : public carelog::v1::AuditService::CallbackService {

@@ -190,6 +190,10 @@ std::vector<LeafValue> ValidCandidates(const Leaf& leaf) {
         order.push_back({"country", "US"});
       if (absl::StrContains(n, "postal"))
         order.push_back({"postal code", "12345"});
+      // A server-side path (backups): absolute, and where nothing can be
+      // written (/proc), so that a sweep's valid request leaves no files.
+      if (absl::EndsWith(n, "_dir"))
+        order.push_back({"absolute path", "/proc/carelog-sweep"});
       for (const auto& p : std::vector<std::pair<std::string, std::string>>{
                {"text", "Synthetic text"},
                {"id", "sweep-0001"},
