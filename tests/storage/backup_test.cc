@@ -238,11 +238,22 @@ TEST(BackupTest, VerifyWithProgressReportsSlices) {
     AppendMany(**l, "v", 25);
   }
   std::vector<uint64_t> seen;
+  std::vector<std::string> phases;
   VerifyReport r = VerifyDataDirWithProgress(
-      tmp.Sub("data"), [&](const Progress& p) { seen.push_back(p.done); }, 10);
+      tmp.Sub("data"),
+      [&](const Progress& p) {
+        if (phases.empty() || phases.back() != p.phase)
+          phases.push_back(p.phase);
+        if (std::string(p.phase) == "verifying")
+          seen.push_back(p.done);
+      },
+      10);
   ASSERT_THAT(r.status, IsOk());
   EXPECT_EQ(r.events_checked, 25u);
   EXPECT_EQ(seen, (std::vector<uint64_t>{10, 20, 25}));
+  // Then, as VerifyDataDir, every table file's block checksums.
+  EXPECT_EQ(phases,
+            (std::vector<std::string>{"verifying", "checking table files"}));
 }
 
 }  // namespace
