@@ -1,10 +1,17 @@
 #include "ops/carelogctl/admin_client.h"
 
 #include <memory>
+#include <thread>
+
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
 
 #include "carelog/v1/admin.grpc.pb.h"
 #include "carelog/v1/queries.grpc.pb.h"
+#include "crypto/hash.h"
 #include "crypto/merkle.h"
+#include "crypto/secret_key.h"
+#include "services/server/request_context.h"
 
 namespace carelog::ctl {
 namespace {
@@ -56,15 +63,78 @@ absl::StatusOr<Resp> Admin(const ClientFlags& f, Method method,
   return Call<AdminService, Req, Resp>(f, method, req);
 }
 
+// Polls AdminService.GetOperation about once a second until `done`, passing
+// the progress of the operation with `request_id` to `progress`. A failed
+// poll (an older server, a denied read) just ends the polling.
+void FollowOperation(const ClientFlags& f, const std::string& request_id,
+                     const storage::ProgressFn& progress,
+                     absl::Notification* done) {
+  auto channel = Connect(f);
+  if (!channel.ok())
+    return;
+  auto stub = AdminService::NewStub(*channel);
+  std::string phase, unit;  // storage::Progress holds pointers into these
+  while (!done->WaitForNotificationWithTimeout(absl::Seconds(1))) {
+    grpc::ClientContext ctx;
+    if (!PrepareContext(f, &ctx).ok())
+      return;
+    ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+    carelog::v1::AdminOperation op;
+    if (!stub->GetOperation(&ctx, carelog::v1::GetOperationRequest(), &op).ok())
+      return;
+    if (!op.running() || op.request_id() != request_id || op.phase().empty())
+      continue;
+    phase = op.phase();
+    unit = op.unit();
+    progress(
+        storage::Progress{phase.c_str(), unit.c_str(), op.done(), op.total()});
+  }
+}
+
+// An Admin call that shows its server-side progress through `progress`
+// (null: a plain call) while it runs.
+template <typename Req, typename Resp, typename Method>
+absl::StatusOr<Resp> AdminWithProgress(const ClientFlags& f, Method method,
+                                       const Req& req,
+                                       const storage::ProgressFn& progress) {
+  if (!progress)
+    return Admin<Req, Resp>(f, method, req);
+  auto channel = Connect(f);
+  if (!channel.ok())
+    return channel.status();
+  auto stub = AdminService::NewStub(*channel);
+  grpc::ClientContext ctx;
+  if (auto s = PrepareContext(f, &ctx); !s.ok())
+    return s;
+  uint8_t id[12];
+  crypto::RandomBytes(id, sizeof(id));
+  const std::string request_id =
+      absl::StrCat("ctl-", crypto::BytesToHex(absl::string_view(
+                               reinterpret_cast<const char*>(id), sizeof(id))));
+  ctx.AddMetadata(services::kRequestIdHeader, request_id);
+  absl::Notification done;
+  std::thread follower(
+      [&] { FollowOperation(f, request_id, progress, &done); });
+  Resp resp;
+  const grpc::Status s = ((*stub).*method)(&ctx, req, &resp);
+  done.Notify();
+  follower.join();
+  if (!s.ok())
+    return FromGrpc(s);
+  return resp;
+}
+
 }  // namespace
 
 absl::StatusOr<storage::BackupInfo> OnlineCreateBackup(
-    const ClientFlags& f, const std::string& backup_dir, uint32_t keep) {
+    const ClientFlags& f, const std::string& backup_dir, uint32_t keep,
+    const storage::ProgressFn& progress) {
   carelog::v1::CreateBackupRequest req;
   req.set_backup_dir(backup_dir);
   req.set_keep(keep);
-  auto r = Admin<carelog::v1::CreateBackupRequest, carelog::v1::BackupInfo>(
-      f, &AdminService::Stub::CreateBackup, req);
+  auto r = AdminWithProgress<carelog::v1::CreateBackupRequest,
+                             carelog::v1::BackupInfo>(
+      f, &AdminService::Stub::CreateBackup, req, progress);
   if (!r.ok())
     return r.status();
   return FromProto(*r);
@@ -86,13 +156,14 @@ absl::StatusOr<std::vector<storage::BackupInfo>> OnlineListBackups(
 }
 
 absl::StatusOr<storage::BackupVerifyReport> OnlineVerifyBackup(
-    const ClientFlags& f, const std::string& backup_dir, uint32_t id) {
+    const ClientFlags& f, const std::string& backup_dir, uint32_t id,
+    const storage::ProgressFn& progress) {
   carelog::v1::VerifyBackupRequest req;
   req.set_backup_dir(backup_dir);
   req.set_backup_id(id);
-  auto r =
-      Admin<carelog::v1::VerifyBackupRequest, carelog::v1::VerifyBackupReply>(
-          f, &AdminService::Stub::VerifyBackup, req);
+  auto r = AdminWithProgress<carelog::v1::VerifyBackupRequest,
+                             carelog::v1::VerifyBackupReply>(
+      f, &AdminService::Stub::VerifyBackup, req, progress);
   if (!r.ok())
     return r.status();
   storage::BackupVerifyReport out;
@@ -159,10 +230,17 @@ absl::StatusOr<OnlineHold> OnlineLegalHold(const ClientFlags& f, int op,
 }
 
 absl::StatusOr<carelog::v1::VerifyLedgerReply> OnlineVerifyLedger(
+    const ClientFlags& f, const storage::ProgressFn& progress) {
+  return AdminWithProgress<carelog::v1::VerifyLedgerRequest,
+                           carelog::v1::VerifyLedgerReply>(
+      f, &AdminService::Stub::VerifyLedger, carelog::v1::VerifyLedgerRequest(),
+      progress);
+}
+
+absl::StatusOr<carelog::v1::AdminOperation> OnlineGetOperation(
     const ClientFlags& f) {
-  return Admin<carelog::v1::VerifyLedgerRequest,
-               carelog::v1::VerifyLedgerReply>(
-      f, &AdminService::Stub::VerifyLedger, carelog::v1::VerifyLedgerRequest());
+  return Admin<carelog::v1::GetOperationRequest, carelog::v1::AdminOperation>(
+      f, &AdminService::Stub::GetOperation, carelog::v1::GetOperationRequest());
 }
 
 absl::StatusOr<carelog::v1::GetProjectionStatusReply> OnlineProjectionStatus(

@@ -23,14 +23,18 @@
 
 namespace carelog::ctl {
 
+// The calls taking `progress` (may be null) poll AdminService.GetOperation
+// about once a second while they run and report the server's progress.
 absl::StatusOr<storage::BackupInfo> OnlineCreateBackup(
-    const ClientFlags& f, const std::string& backup_dir, uint32_t keep);
+    const ClientFlags& f, const std::string& backup_dir, uint32_t keep,
+    const storage::ProgressFn& progress = nullptr);
 absl::StatusOr<std::vector<storage::BackupInfo>> OnlineListBackups(
     const ClientFlags& f, const std::string& backup_dir);
 // The report's status is the backup's finding (OK or DATA_LOSS naming the
 // first bad position); the call's own failure is the StatusOr's.
 absl::StatusOr<storage::BackupVerifyReport> OnlineVerifyBackup(
-    const ClientFlags& f, const std::string& backup_dir, uint32_t id);
+    const ClientFlags& f, const std::string& backup_dir, uint32_t id,
+    const storage::ProgressFn& progress = nullptr);
 
 absl::StatusOr<storage::ErasureReceipt> OnlineEraseSubject(
     const ClientFlags& f, const storage::ErasureRequest& request);
@@ -45,6 +49,9 @@ absl::StatusOr<OnlineHold> OnlineLegalHold(const ClientFlags& f, int op,
                                            const std::string& reference);
 
 absl::StatusOr<carelog::v1::VerifyLedgerReply> OnlineVerifyLedger(
+    const ClientFlags& f, const storage::ProgressFn& progress = nullptr);
+// What the server's admin worker is running now.
+absl::StatusOr<carelog::v1::AdminOperation> OnlineGetOperation(
     const ClientFlags& f);
 
 absl::StatusOr<carelog::v1::GetProjectionStatusReply> OnlineProjectionStatus(

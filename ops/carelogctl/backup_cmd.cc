@@ -75,7 +75,8 @@ int RunCreate(const BackupFlags& f) {
     if (!f.common.quiet)
       std::fprintf(stderr, "backing up through %s (online)…\n",
                    f.client.server.c_str());
-    info = OnlineCreateBackup(f.client, ec ? f.backup_dir : dir, f.keep);
+    info = OnlineCreateBackup(f.client, ec ? f.backup_dir : dir, f.keep,
+                              o.progress);
   } else {
     info = storage::CreateBackupOfDataDir(LedgerDirOf(f.data_dir), f.backup_dir,
                                           o);
@@ -155,7 +156,8 @@ int RunVerify(const BackupFlags& f) {
   const absl::Time t0 = absl::Now();
   storage::BackupVerifyReport r;
   if (WantsServer(f.client)) {
-    auto online = OnlineVerifyBackup(f.client, f.backup_dir, f.id);
+    auto online =
+        OnlineVerifyBackup(f.client, f.backup_dir, f.id, progress.Fn());
     if (!online.ok())
       return Fail(ExitCodeFor(online.status()), "backup verify",
                   online.status());

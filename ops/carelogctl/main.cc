@@ -159,7 +159,7 @@ int main(int argc, char** argv) {
   carelog::ctl::RegisterEraseCommands(app, &ops_commands, &json);
   carelog::ctl::RegisterProjectionsCommands(app, &ops_commands, &json);
   bool verify_quiet = false;
-  verify->add_flag("--quiet", verify_quiet, "offline: no progress lines");
+  verify->add_flag("--quiet", verify_quiet, "no progress lines on stderr");
 
   try {
     app.parse(argc, argv);
@@ -215,7 +215,8 @@ int main(int argc, char** argv) {
   // verify --server/--token without --online: the server checks itself.
   if (verify->parsed() && !verify_online &&
       carelog::ctl::WantsServer(verify_flags))
-    return carelog::ctl::RunVerifyServer(verify_flags, json);
+    return carelog::ctl::RunVerifyServer(verify_flags, json,
+                                         !verify_quiet && !json);
 
   if (verify->parsed() && verify_online) {
     if (verify_key.empty())

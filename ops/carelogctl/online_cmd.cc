@@ -193,9 +193,10 @@ void RegisterProjectionsCommands(CLI::App& app, CommandTable* table,
   table->Add(rebuild, [f] { return RunRebuild(*f); });
 }
 
-int RunVerifyServer(const ClientFlags& client, bool json) {
+int RunVerifyServer(const ClientFlags& client, bool json, bool progress) {
   constexpr char kWhat[] = "verify";
-  auto r = OnlineVerifyLedger(client);
+  ProgressPrinter printer(progress);
+  auto r = OnlineVerifyLedger(client, printer.Fn());
   if (!r.ok())
     return Fail(ExitCodeFor(r.status()), kWhat, r.status());
   const bool ok = r->chain().ok() && r->merkle().ok();

@@ -29,7 +29,8 @@ void RegisterProjectionsCommands(CLI::App& app, CommandTable* table,
 // `carelogctl verify --server …` without --online: the server checks its own
 // chain, Merkle tree and checkpoints (AdminService.VerifyLedger) and reports
 // the first bad position. Exit 0 OK, 3 damaged, else as the call failed.
-int RunVerifyServer(const ClientFlags& client, bool json);
+// With `progress`, the server's progress lines (rate, ETA) go to stderr.
+int RunVerifyServer(const ClientFlags& client, bool json, bool progress);
 
 }  // namespace carelog::ctl
 

@@ -1,5 +1,6 @@
 #include "services/admin/admin_service.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <optional>
 #include <system_error>
@@ -143,16 +144,51 @@ grpc::ServerUnaryReactor* AdminServiceImpl::Run(
   record.set_patient_id(call.subject);
   auto work = std::make_shared<Work>(std::move(call.work));
   const absl::Status denied = decision.status();
+  const std::string name(call.name);
   AppendAuditEvents(
       ledger_, {record}, *rc, "audit-admin-", log_,
-      [this, reactor, rc, method, denied, work](absl::Status recorded) {
+      [this, ctx, reactor, rc, method, name, denied,
+       work](absl::Status recorded) {
         // On the ledger writer thread: answer or hand over, never block.
         if (!recorded.ok() || !denied.ok()) {
           reactor->Finish(ToGrpcStatus(recorded.ok() ? denied : recorded));
           return;
         }
-        absl::Status queued = worker_.Submit([this, reactor, rc, method, work] {
-          const absl::Status result = (*work)(*rc);
+        queued_.fetch_add(1, std::memory_order_relaxed);
+        absl::Status queued = worker_.Submit([this, ctx, reactor, rc, method,
+                                              name, work] {
+          queued_.fetch_sub(1, std::memory_order_relaxed);
+          // The context stays valid until Finish, and IsCancelled may be
+          // called from any thread.
+          absl::Status result;
+          if (ctx->IsCancelled()) {
+            result = absl::CancelledError(
+                "the client went away before the operation started; nothing "
+                "was done");
+          } else {
+            {
+              absl::MutexLock l(&op_mu_);
+              op_.Clear();
+              op_.set_running(true);
+              op_.set_method(name);
+              op_.set_request_id(rc->request_id);
+              op_.set_started_unix_micros(absl::ToUnixMicros(absl::Now()));
+            }
+            const Op op{*rc,
+                        [this](const storage::Progress& p) {
+                          absl::MutexLock l(&op_mu_);
+                          op_.set_phase(p.phase);
+                          op_.set_unit(p.unit);
+                          op_.set_done(p.done);
+                          op_.set_total(p.total);
+                        },
+                        [ctx] { return ctx->IsCancelled(); }};
+            if (before_work_)
+              before_work_(name, op.progress);
+            result = (*work)(op);
+            absl::MutexLock l(&op_mu_);
+            op_.Clear();
+          }
           if (log_) {
             log_->Info("admin_action",
                        {{"method", method},
@@ -161,8 +197,10 @@ grpc::ServerUnaryReactor* AdminServiceImpl::Run(
           }
           reactor->Finish(ToGrpcStatus(result));
         });
-        if (!queued.ok())
+        if (!queued.ok()) {
+          queued_.fetch_sub(1, std::memory_order_relaxed);
           reactor->Finish(ToGrpcStatus(queued));
+        }
       });
   return reactor;
 }
@@ -172,9 +210,10 @@ grpc::ServerUnaryReactor* AdminServiceImpl::CreateBackup(
     BackupInfo* resp) {
   return Run(ctx, {"CreateBackup", kActionAdmin, "",
                    [this, req] { return CheckBackupDir(req->backup_dir()); },
-                   [this, req, resp](const RequestContext&) -> absl::Status {
+                   [this, req, resp](const Op& op) -> absl::Status {
                      storage::BackupOptions o;
                      o.keep = req->keep();
+                     o.progress = op.progress;
                      auto info =
                          storage::CreateBackup(*ledger_, req->backup_dir(), o);
                      if (!info.ok())
@@ -189,7 +228,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ListBackups(
     ListBackupsReply* resp) {
   return Run(ctx, {"ListBackups", kActionRead, "",
                    [this, req] { return CheckBackupDir(req->backup_dir()); },
-                   [req, resp](const RequestContext&) -> absl::Status {
+                   [req, resp](const Op& op) -> absl::Status {
                      auto list = storage::ListBackups(req->backup_dir());
                      if (!list.ok())
                        return list.status();
@@ -204,9 +243,9 @@ grpc::ServerUnaryReactor* AdminServiceImpl::VerifyBackup(
     VerifyBackupReply* resp) {
   return Run(ctx, {"VerifyBackup", kActionRead, "",
                    [this, req] { return CheckBackupDir(req->backup_dir()); },
-                   [req, resp](const RequestContext&) -> absl::Status {
+                   [req, resp](const Op& op) -> absl::Status {
                      storage::BackupVerifyReport r = storage::VerifyBackup(
-                         req->backup_dir(), req->backup_id());
+                         req->backup_dir(), req->backup_id(), op.progress);
                      // A missing backup is an error; a damaged one a finding.
                      if (absl::IsNotFound(r.status))
                        return r.status;
@@ -228,9 +267,9 @@ grpc::ServerUnaryReactor* AdminServiceImpl::EraseSubject(
       return s;
     return CheckText(req->basis(), "basis", kMaxReferenceBytes, true);
   };
-  auto work = [this, req, resp](const RequestContext& rc) -> absl::Status {
+  auto work = [this, req, resp](const Op& op) -> absl::Status {
     storage::ErasureRequest er{req->subject_id(), req->reason(), req->basis(),
-                               rc.actor};
+                               op.rc.actor};
     auto r = storage::EraseSubject(*ledger_, er);
     if (!r.ok())
       return r.status();
@@ -258,9 +297,9 @@ grpc::ServerUnaryReactor* AdminServiceImpl::SetLegalHold(
       return s;
     return CheckReference(req->reference());
   };
-  auto work = [this, req, resp](const RequestContext& rc) -> absl::Status {
+  auto work = [this, req, resp](const Op& op) -> absl::Status {
     auto h = storage::SetLegalHold(*ledger_, req->subject_id(),
-                                   req->reference(), rc.actor);
+                                   req->reference(), op.rc.actor);
     if (!h.ok())
       return h.status();
     ToProto(req->subject_id(), *h, resp);
@@ -278,9 +317,9 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ClearLegalHold(
       return s;
     return CheckReference(req->reference());
   };
-  auto work = [this, req, resp](const RequestContext& rc) -> absl::Status {
+  auto work = [this, req, resp](const Op& op) -> absl::Status {
     auto p = storage::ClearLegalHold(*ledger_, req->subject_id(),
-                                     req->reference(), rc.actor);
+                                     req->reference(), op.rc.actor);
     if (!p.ok())
       return p.status();
     resp->set_subject_id(req->subject_id());
@@ -303,7 +342,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::GetLegalHold(
                      return CheckText(req->reference(), "reference",
                                       kMaxReferenceBytes, false);
                    },
-                   [this, req, resp](const RequestContext&) -> absl::Status {
+                   [this, req, resp](const Op& op) -> absl::Status {
                      auto h =
                          storage::GetLegalHold(*ledger_, req->subject_id());
                      if (!h.ok())
@@ -313,18 +352,78 @@ grpc::ServerUnaryReactor* AdminServiceImpl::GetLegalHold(
                    }});
 }
 
+storage::VerifyReport AdminServiceImpl::VerifyChainInSlices(const Op& op) {
+  const uint64_t total = ledger_->GetHead().position;
+  storage::VerifyReport acc;
+  uint64_t from = 1;
+  for (;;) {
+    const uint64_t to = from + kVerifySliceEvents - 1;
+    const bool last = to >= total;
+    // The last slice runs through the head record (to = 0).
+    const storage::VerifyReport r = ledger_->Verify(from, last ? 0 : to);
+    acc.events_checked += r.events_checked;
+    acc.verified_head = r.verified_head;
+    if (!r.status.ok()) {
+      acc.status = r.status;
+      acc.first_bad_position = r.first_bad_position;
+      acc.problem = r.problem;
+      return acc;
+    }
+    op.progress(storage::Progress{"verifying chain", "events",
+                                  std::min(acc.verified_head.position, total),
+                                  total});
+    if (last)
+      return acc;
+    if (op.cancelled()) {
+      acc.status = absl::CancelledError(
+          absl::StrCat("the client went away; verification stopped after "
+                       "position ",
+                       acc.verified_head.position));
+      return acc;
+    }
+    from = to + 1;
+  }
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::GetOperation(
+    grpc::CallbackServerContext* ctx, const GetOperationRequest*,
+    AdminOperation* resp) {
+  auto* reactor = ctx->DefaultReactor();
+  auto rc = auth_->Authenticate(*ctx);
+  if (!rc.ok()) {
+    reactor->Finish(ToGrpcStatus(rc.status()));
+    return reactor;
+  }
+  const absl::StatusOr<AccessDecision> decision = access_->Check(
+      *rc, AccessRequest{kResourceLedger, kActionRead, "", PatientFacts{}});
+  if (!decision.ok()) {
+    reactor->Finish(ToGrpcStatus(decision.status()));
+    return reactor;
+  }
+  {
+    absl::MutexLock l(&op_mu_);
+    *resp = op_;
+  }
+  resp->set_queued(queued_.load(std::memory_order_relaxed));
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
 grpc::ServerUnaryReactor* AdminServiceImpl::VerifyLedger(
     grpc::CallbackServerContext* ctx, const VerifyLedgerRequest*,
     VerifyLedgerReply* resp) {
   return Run(
       ctx,
       {"VerifyLedger", kActionRead, "", [] { return absl::OkStatus(); },
-       [this, resp](const RequestContext&) -> absl::Status {
-         // The chain first, as of one snapshot; then the tree and the
-         // checkpoints as of another (appends go on meanwhile).
-         const storage::VerifyReport chain = ledger_->Verify();
+       [this, resp](const Op& op) -> absl::Status {
+         // The chain first, in slices (each as of its own snapshot; the
+         // chain links the slices), then the tree and the checkpoints as of
+         // another snapshot (appends go on meanwhile).
+         const storage::VerifyReport chain = VerifyChainInSlices(op);
          if (!chain.status.ok() && !absl::IsDataLoss(chain.status))
            return chain.status;
+         op.progress(storage::Progress{"verifying merkle tree", "leaves", 0,
+                                       chain.verified_head.position});
          resp->set_head_position(chain.verified_head.position);
          resp->set_chain_hash(HashBytes(chain.verified_head.chain_hash));
          ToProto(chain.status, chain.first_bad_position, chain.events_checked,

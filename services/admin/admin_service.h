@@ -17,20 +17,28 @@
 // Concurrency. Safe for concurrent RPCs. Operations queue for the worker
 // (beyond kAdminQueue waiting: RESOURCE_EXHAUSTED). Erasure and holds on one
 // subject, and operations on one backup directory, never overlap (they are
-// serialised by the single worker).
+// serialised by the single worker). GetOperation reports the running
+// operation's progress (phase, done/total) for clients' progress lines.
+// Cancellation. A queued call whose client has gone away (cancelled, deadline
+// passed) is not started: it is logged and answers CANCELLED, nothing done.
+// VerifyLedger stops between slices of its chain walk when the client goes
+// away. A backup, a backup verification, an erasure or a hold that has
+// started runs to its end (RocksDB's backup engine and the erasure have no
+// safe midway stop) and is logged.
 // Limitations. Backup directories are paths on the server's host, written
 // with carelogd's permissions; they must be absolute and outside the data
-// directory. Long calls need a long client deadline; the work is not
-// cancelled when the client goes away (it finishes and is logged).
+// directory. Long calls need a long client deadline.
 #ifndef CARELOG_SERVICES_ADMIN_ADMIN_SERVICE_H_
 #define CARELOG_SERVICES_ADMIN_ADMIN_SERVICE_H_
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 
 #include "carelog/v1/admin.grpc.pb.h"
 #include "services/server/access.h"
@@ -38,6 +46,7 @@
 #include "services/server/log.h"
 #include "services/server/request_context.h"
 #include "storage/ledger.h"
+#include "storage/progress.h"
 
 namespace carelog::services {
 
@@ -90,9 +99,32 @@ class AdminServiceImpl final
       grpc::CallbackServerContext* ctx,
       const carelog::v1::VerifyLedgerRequest* req,
       carelog::v1::VerifyLedgerReply* resp) override;
+  grpc::ServerUnaryReactor* GetOperation(
+      grpc::CallbackServerContext* ctx,
+      const carelog::v1::GetOperationRequest* req,
+      carelog::v1::AdminOperation* resp) override;
+
+  // Called on the worker before each operation's work with its method name
+  // and progress function (tests: hold the worker busy, report progress).
+  // Set before the first call.
+  void SetBeforeWorkHookForTest(
+      std::function<void(const std::string&, const storage::ProgressFn&)>
+          hook) {
+    before_work_ = std::move(hook);
+  }
+
+  // Events per slice of VerifyLedger's chain walk (progress and cancellation
+  // are checked between slices).
+  static constexpr uint64_t kVerifySliceEvents = 100000;
 
  private:
-  using Work = std::function<absl::Status(const RequestContext&)>;
+  // What one call's work gets on the worker.
+  struct Op {
+    const RequestContext& rc;
+    storage::ProgressFn progress;     // updates what GetOperation reports
+    std::function<bool()> cancelled;  // the client has gone away
+  };
+  using Work = std::function<absl::Status(const Op&)>;
   struct Call {
     absl::string_view name;  // the RPC's name
     const char* action;      // kActionAdmin or kActionRead
@@ -101,6 +133,9 @@ class AdminServiceImpl final
     Work work;                               // on the worker
   };
   grpc::ServerUnaryReactor* Run(grpc::CallbackServerContext* ctx, Call call);
+  // The whole chain in slices of kVerifySliceEvents, with progress; stops
+  // (CANCELLED) between slices once the client has gone away.
+  storage::VerifyReport VerifyChainInSlices(const Op& op);
   // INVALID_ARGUMENT naming backup_dir unless it is absolute and outside the
   // data directory.
   absl::Status CheckBackupDir(const std::string& dir) const;
@@ -110,6 +145,11 @@ class AdminServiceImpl final
   const AccessEnforcer* const access_;
   std::shared_ptr<JsonLog> log_;
   const std::string data_dir_;
+  std::function<void(const std::string&, const storage::ProgressFn&)>
+      before_work_;
+  std::atomic<uint32_t> queued_{0};
+  mutable absl::Mutex op_mu_;
+  carelog::v1::AdminOperation op_ ABSL_GUARDED_BY(op_mu_);
   Executor worker_;
 };
 

@@ -422,6 +422,9 @@ int CarelogServer::metrics_port() const {
 storage::Ledger* CarelogServer::ledger() {
   return impl_->ledger.get();
 }
+AdminServiceImpl* CarelogServer::admin_service_for_test() {
+  return impl_->admin_service.get();
+}
 std::string CarelogServer::dev_issuer_key_path() const {
   return impl_->dev_key_path;
 }

@@ -26,6 +26,8 @@
 
 namespace carelog::services {
 
+class AdminServiceImpl;  // services/admin/admin_service.h
+
 // Development issuer: name, audience default and file layout under data_dir.
 inline constexpr char kDevIssuer[] = "carelog-dev";
 inline constexpr char kDevIssuerDir[] = "dev-issuer";
@@ -58,6 +60,7 @@ class CarelogServer {
   int port() const;          // the bound gRPC port
   int metrics_port() const;  // 0 when metrics are off
   storage::Ledger* ledger();
+  AdminServiceImpl* admin_service_for_test();
   std::string dev_issuer_key_path() const;  // empty outside dev mode
   std::string MetricsText() const;
 

@@ -13,13 +13,16 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 #include "carelog/v1/audit.pb.h"
 #include "crypto/key_file.h"
+#include "ops/carelogctl/admin_client.h"
 #include "ops/carelogctl/client.h"
 #include "ops/carelogctl/ops_commands.h"
+#include "services/admin/admin_service.h"
 #include "services/domain/event_codec.h"
 #include "services/server/policy_access.h"
 #include "storage/backup.h"
@@ -287,6 +290,78 @@ TEST_F(AdminTest, RefusalsAndBadArgumentsChangeNothing) {
   EXPECT_EQ(records[0].outcome(), carelog::v1::ACCESS_OUTCOME_DENIED);
   EXPECT_EQ(records[0].method(), "/carelog.v1.AdminService/EraseSubject");
   EXPECT_EQ(Head(), head + 1);
+}
+
+// A long operation reports its progress through GetOperation, which the
+// client's progress lines follow; a call whose client goes away while it is
+// queued behind it is never started.
+TEST_F(AdminTest, ProgressIsReportedAndAbandonedQueuedCallsDoNothing) {
+  AppendFor("p-0011", 2);
+  absl::Notification entered, release;
+  server_->admin_service_for_test()->SetBeforeWorkHookForTest(
+      [&](const std::string& method, const storage::ProgressFn& progress) {
+        if (method != "VerifyLedger")
+          return;
+        progress(storage::Progress{"verifying chain", "events", 1, 4});
+        entered.Notify();
+        release.WaitForNotification();
+      });
+  ctl::ClientFlags ops;
+  ops.server = Address();
+  ops.token = admin_;
+  ops.purpose = "HSYSADMIN";
+  ops.reason = "progress test";
+  ops.timeout_seconds = 60;
+
+  absl::Mutex mu;
+  std::vector<std::string> seen;  // client-side progress lines, by phase
+  absl::Notification client_saw_progress;
+  absl::StatusOr<carelog::v1::VerifyLedgerReply> verified;
+  std::thread verifier([&] {
+    verified = ctl::OnlineVerifyLedger(ops, [&](const storage::Progress& p) {
+      absl::MutexLock l(&mu);
+      seen.push_back(absl::StrCat(p.phase, " ", p.done, "/", p.total));
+      if (!client_saw_progress.HasBeenNotified())
+        client_saw_progress.Notify();
+    });
+  });
+  ASSERT_TRUE(entered.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  ASSERT_TRUE(
+      client_saw_progress.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  auto op = ctl::OnlineGetOperation(ops);
+  ASSERT_THAT(op, IsOk());
+  EXPECT_TRUE(op->running());
+  EXPECT_EQ(op->method(), "VerifyLedger");
+  EXPECT_THAT(op->request_id(), ::testing::StartsWith("ctl-"));
+  EXPECT_EQ(op->phase(), "verifying chain");
+  EXPECT_EQ(op->done(), 1u);
+  EXPECT_EQ(op->total(), 4u);
+
+  // A hold whose caller gives up while it waits behind the verification.
+  ctl::ClientFlags impatient = ops;
+  impatient.timeout_seconds = 1;
+  auto hold = ctl::OnlineLegalHold(impatient, 0, "p-0011", "CASE-9");
+  EXPECT_THAT(hold, StatusIs(absl::StatusCode::kDeadlineExceeded));
+  op = ctl::OnlineGetOperation(ops);
+  ASSERT_THAT(op, IsOk());
+  EXPECT_EQ(op->queued(), 1u);
+
+  release.Notify();
+  verifier.join();
+  ASSERT_THAT(verified, IsOk());
+  EXPECT_TRUE(verified->chain().ok());
+  {
+    absl::MutexLock l(&mu);
+    EXPECT_THAT(seen, ::testing::Contains("verifying chain 1/4"));
+  }
+  // The abandoned hold was skipped, not set.
+  auto shown = ctl::OnlineLegalHold(ops, 2, "p-0011", "");
+  ASSERT_THAT(shown, IsOk());
+  EXPECT_FALSE(shown->hold.has_value());
+  op = ctl::OnlineGetOperation(ops);
+  ASSERT_THAT(op, IsOk());
+  EXPECT_FALSE(op->running());
+  EXPECT_EQ(op->queued(), 0u);
 }
 
 }  // namespace

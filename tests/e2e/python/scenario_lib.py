@@ -258,10 +258,9 @@ class Runner:
             raise StepFailed("the commands left no audit events on audit/<patient>")
 
     def step_accounting(self, step):
-        if "carelog.v1.AuditService" in self.services:
-            self.accounting_from_audit_service(step)
-        else:
-            self.accounting_from_ledger(dict(step, **{"as": step["ledger_as"]}))
+        if "carelog.v1.AuditService" not in self.services:
+            raise StepFailed("reflection does not list carelog.v1.AuditService")
+        self.accounting_from_audit_service(step)
 
     def query_audit(self, step, min_position):
         """Every AuditRecord of the patient, paged through AuditService.QueryAudit."""
@@ -307,17 +306,3 @@ class Runner:
                    for r in again):
             raise StepFailed("the compliance officer's own query is not in the audit trail")
 
-    def accounting_from_ledger(self, step):
-        """Until AuditService is served: the reads appended exactly one sealed
-        AccessAudited event per expected disclosure to audit/<patient>, under the
-        audit key (contents are not readable through the ledger API)."""
-        if self.audit_mark is None:
-            raise StepFailed("no audit_mark step ran")
-        new = self.audit_events(step)[self.audit_mark:]
-        if len(new) != len(self.disclosures):
-            raise StepFailed("expected %d audit events for the reads, found %d" % (len(self.disclosures), len(new)))
-        for e in new:
-            h = e.get("header", {})
-            if h.get("event_type") != "carelog.v1.AccessAudited" or h.get("key_class") != "KEY_CLASS_AUDIT" \
-                    or h.get("subject_id") != self.var("patient_id"):
-                raise StepFailed("unexpected audit envelope header %r" % h)
