@@ -184,7 +184,8 @@ TEST_F(AdminTest, OnlineBackupWhileAppendingThenWipeRestoreVerify) {
   client.server = Address();
   client.token = Token();
   ::testing::internal::CaptureStdout();
-  const int verify_code = ctl::RunVerifyServer(client, /*json=*/false);
+  const int verify_code =
+      ctl::RunVerifyServer(client, /*json=*/false, /*progress=*/false);
   const std::string verify_out = ::testing::internal::GetCapturedStdout();
   EXPECT_EQ(verify_code, 0) << verify_out;
   EXPECT_THAT(verify_out, HasSubstr("checkpoints"));
