@@ -2,9 +2,9 @@
 // proof verifiers (crypto/merkle.h): a verifier that accepts a bad proof is
 // the worst bug this project can have. The property is in
 // merkle_verifier_property.h; CTest runs the same property over 30,000
-// deterministic random inputs (tests/crypto/merkle_fuzz_test.cc). There is no
-// CMake target yet: it needs the clang leg (-fsanitize=fuzzer) linked with
-// carelog_crypto and its Abseil/libsodium/OpenSSL dependencies.
+// deterministic random inputs (tests/crypto/merkle_fuzz_test.cc). Built by
+// tests/fuzz/CMakeLists.txt (-DCARELOG_FUZZ=ON) and, without libFuzzer, as
+// merkle_verifier_fuzz_replay (tests/fuzz/replay.cmake).
 #include <cstddef>
 #include <cstdint>
 
