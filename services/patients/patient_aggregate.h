@@ -6,10 +6,12 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 
 #include "carelog/v1/patients.pb.h"
+#include "policies/facts.h"
 #include "services/domain/event_codec.h"
 #include "services/server/access.h"
 
@@ -36,8 +38,14 @@ struct PatientState {
   std::map<std::string, carelog::v1::CareTeamRole>
       care_team;  // member id → role
   carelog::v1::PatientFlags flags;
+  // Restrictions in force, in the order they were recorded.
+  google::protobuf::RepeatedPtrField<carelog::v1::DisclosureRestriction>
+      restrictions;
   int check_ins = 0;
 };
+
+// At most this many restrictions in force per patient.
+inline constexpr int kMaxRestrictionsPerPatient = 64;
 
 // Applies one patient event. Errors: DATA_LOSS for an event type the patient
 // aggregate does not know (never silently skipped).
@@ -46,6 +54,22 @@ absl::Status FoldPatient(PatientState* state, const DecodedEvent& event);
 // The relationship facts of `actor` to this patient, for the enforcement point.
 PatientFacts PatientFactsFor(const PatientState& state,
                              const std::string& actor);
+
+// Removes restriction `restriction_id`; false when none has that id.
+bool RemoveRestriction(
+    google::protobuf::RepeatedPtrField<carelog::v1::DisclosureRestriction>*
+        restrictions,
+    const std::string& restriction_id);
+
+// The policy engine's form of a patient's restrictions. A restriction with no
+// resources covers every patient-data resource — never audit or ledger: a
+// patient cannot restrict compliance oversight of their own trail. A resource
+// name the model does not know (validation refuses them; a later model might
+// rename one) makes the restriction cover every patient-data resource, so a
+// restriction never narrows by mistake.
+std::vector<policies::PatientRestriction> ToPolicyRestrictions(
+    const google::protobuf::RepeatedPtrField<carelog::v1::DisclosureRestriction>&
+        restrictions);
 
 // State rules (FAILED_PRECONDITION / NOT_FOUND with the reason).
 absl::Status RequireExists(const PatientState& state,

@@ -1,9 +1,11 @@
 #include "services/patients/patient_service.h"
 
+#include <algorithm>
 #include <set>
 
 #include "absl/strings/str_cat.h"
 
+#include "policies/model.h"
 #include "services/domain/validate.h"
 
 namespace carelog::services {
@@ -17,6 +19,8 @@ constexpr char kDemographics[] = "patient.demographics";
 constexpr char kInsurance[] = "patient.insurance";
 constexpr char kWrite[] = "write";
 constexpr size_t kMaxPaperworkItems = 64;
+constexpr int kMaxRestrictedResources = 16;
+constexpr size_t kMaxServiceIdentityBytes = 255;
 
 #define RETURN_IF_ERROR(expr) \
   do {                        \
@@ -167,6 +171,49 @@ absl::Status ValidateRemoveCareTeamMember(
 
 absl::Status ValidateSetPatientFlags(const SetPatientFlagsRequest& r) {
   return CheckId(r.patient_id(), "patient_id");
+}
+
+absl::Status ValidateRecordDisclosureRestriction(
+    const RecordDisclosureRestrictionRequest& r) {
+  RETURN_IF_ERROR(CheckId(r.patient_id(), "patient_id"));
+  RETURN_IF_ERROR(CheckEnum(RestrictedPartyKind_IsValid(r.party_kind()),
+                            r.party_kind(), "party_kind"));
+  // Actor ids and role names are ids; a service is named by its client
+  // certificate's identity (a DNS name or URI).
+  if (r.party_kind() == RESTRICTED_PARTY_KIND_SERVICE) {
+    RETURN_IF_ERROR(
+        CheckText(r.party(), "party", kMaxServiceIdentityBytes, true));
+  } else {
+    RETURN_IF_ERROR(CheckId(r.party(), "party"));
+  }
+  if (r.resources_size() > kMaxRestrictedResources) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "resources: at most ", kMaxRestrictedResources, " resources"));
+  }
+  std::set<std::string> seen;
+  for (int i = 0; i < r.resources_size(); ++i) {
+    const std::string f = absl::StrCat("resources[", i, "]");
+    const auto res = policies::ParseResource(r.resources(i));
+    if (!res) {
+      return absl::InvalidArgumentError(
+          f + ": not a resource of the access policy (see "
+              "docs/access-policy.md)");
+    }
+    if (*res == policies::Resource::kAudit ||
+        *res == policies::Resource::kLedger) {
+      return absl::InvalidArgumentError(
+          f + ": only patient data can be restricted, not audit or ledger");
+    }
+    if (!seen.insert(r.resources(i)).second)
+      return absl::InvalidArgumentError(f + ": listed twice");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateLiftDisclosureRestriction(
+    const LiftDisclosureRestrictionRequest& r) {
+  RETURN_IF_ERROR(CheckId(r.patient_id(), "patient_id"));
+  return CheckId(r.restriction_id(), "restriction_id");
 }
 
 PatientServiceImpl::PatientServiceImpl(CommandRunner* runner)
@@ -429,6 +476,102 @@ grpc::ServerUnaryReactor* PatientServiceImpl::SetPatientFlags(
         PatientFlagsSet ev;
         ev.set_patient_id(req->patient_id());
         *ev.mutable_flags() = req->flags();
+        scope.Append(PatientStream(req->patient_id()),
+                     ExpectedVersion::Exact(p->version), ev, req->patient_id());
+        return absl::OkStatus();
+      },
+      [reply](const storage::AppendResult& r, const auto&) {
+        FinishReply(r, reply->mutable_result());
+      });
+  return reactor;
+}
+
+namespace {
+
+// Whether `a` restricts the same party from the same resources as `r`.
+bool SameRestriction(const DisclosureRestriction& a,
+                     const RecordDisclosureRestrictionRequest& r) {
+  if (a.party_kind() != r.party_kind() || a.party() != r.party())
+    return false;
+  std::set<std::string> x(a.resources().begin(), a.resources().end());
+  std::set<std::string> y(r.resources().begin(), r.resources().end());
+  return x == y;
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* PatientServiceImpl::RecordDisclosureRestriction(
+    grpc::CallbackServerContext* ctx,
+    const RecordDisclosureRestrictionRequest* req,
+    RecordDisclosureRestrictionReply* reply) {
+  auto* reactor = ctx->DefaultReactor();
+  runner_->Execute(
+      ctx, reactor, "carelog.v1.PatientService/RecordDisclosureRestriction",
+      req->command_id(), *req,
+      [req] { return ValidateRecordDisclosureRestriction(*req); },
+      [this, req](CommandScope& scope) -> absl::Status {
+        auto p = LoadAuthorized(scope, req->patient_id(), kDemographics);
+        if (!p.ok())
+          return p.status();
+        const auto& in_force = p->state.restrictions;
+        for (const auto& r : in_force) {
+          if (SameRestriction(r, *req)) {
+            return absl::FailedPreconditionError(
+                absl::StrCat("restriction ", r.restriction_id(),
+                             " already restricts that party"));
+          }
+        }
+        if (in_force.size() >= kMaxRestrictionsPerPatient) {
+          return absl::FailedPreconditionError(
+              absl::StrCat("patient ", req->patient_id(), " has ",
+                           in_force.size(), " restrictions, the maximum"));
+        }
+        DisclosureRestrictionRecorded ev;
+        ev.set_patient_id(req->patient_id());
+        DisclosureRestriction* r = ev.mutable_restriction();
+        r->set_restriction_id(NewId("rst-"));
+        r->set_party_kind(req->party_kind());
+        r->set_party(req->party());
+        *r->mutable_resources() = req->resources();
+        std::sort(r->mutable_resources()->begin(),
+                  r->mutable_resources()->end());
+        scope.Append(PatientStream(req->patient_id()),
+                     ExpectedVersion::Exact(p->version), ev, req->patient_id());
+        return absl::OkStatus();
+      },
+      [reply](const storage::AppendResult& r,
+              const std::vector<google::protobuf::Any>& bodies) {
+        FinishReply(r, reply->mutable_result());
+        DisclosureRestrictionRecorded ev;
+        if (!bodies.empty() && bodies[0].UnpackTo(&ev))
+          reply->set_restriction_id(ev.restriction().restriction_id());
+      });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* PatientServiceImpl::LiftDisclosureRestriction(
+    grpc::CallbackServerContext* ctx,
+    const LiftDisclosureRestrictionRequest* req, PatientCommandReply* reply) {
+  auto* reactor = ctx->DefaultReactor();
+  runner_->Execute(
+      ctx, reactor, "carelog.v1.PatientService/LiftDisclosureRestriction",
+      req->command_id(), *req,
+      [req] { return ValidateLiftDisclosureRestriction(*req); },
+      [this, req](CommandScope& scope) -> absl::Status {
+        auto p = LoadAuthorized(scope, req->patient_id(), kDemographics);
+        if (!p.ok())
+          return p.status();
+        const auto& in_force = p->state.restrictions;
+        if (std::none_of(in_force.begin(), in_force.end(), [&](const auto& r) {
+              return r.restriction_id() == req->restriction_id();
+            })) {
+          return absl::NotFoundError(
+              absl::StrCat("restriction ", req->restriction_id(),
+                           " not found for patient ", req->patient_id()));
+        }
+        DisclosureRestrictionLifted ev;
+        ev.set_patient_id(req->patient_id());
+        ev.set_restriction_id(req->restriction_id());
         scope.Append(PatientStream(req->patient_id()),
                      ExpectedVersion::Exact(p->version), ev, req->patient_id());
         return absl::OkStatus();

@@ -1,6 +1,7 @@
 // services/patients/patient_service.h — carelog.v1.PatientService: register
 // patients, update demographics, record insurance and its verification,
-// check in, manage the care team and record flags.
+// check in, manage the care team, record flags and record or lift the
+// patient's restrictions on disclosure (forbids at the enforcement point).
 //
 // Every RPC runs through the CommandRunner (authenticate, validate, idempotent
 // retry, authorize at the enforcement point, decide on the aggregate, append
@@ -34,6 +35,10 @@ absl::Status ValidateRemoveCareTeamMember(
     const carelog::v1::RemoveCareTeamMemberRequest& r);
 absl::Status ValidateSetPatientFlags(
     const carelog::v1::SetPatientFlagsRequest& r);
+absl::Status ValidateRecordDisclosureRestriction(
+    const carelog::v1::RecordDisclosureRestrictionRequest& r);
+absl::Status ValidateLiftDisclosureRestriction(
+    const carelog::v1::LiftDisclosureRestrictionRequest& r);
 
 class PatientServiceImpl final
     : public carelog::v1::PatientService::CallbackService {
@@ -71,6 +76,18 @@ class PatientServiceImpl final
   grpc::ServerUnaryReactor* SetPatientFlags(
       grpc::CallbackServerContext* ctx,
       const carelog::v1::SetPatientFlagsRequest* req,
+      carelog::v1::PatientCommandReply* reply) override;
+  // Records a patient's restriction on disclosure to a party. Needs write on
+  // patient.demographics. FAILED_PRECONDITION when the same party and
+  // resources are already restricted, or at kMaxRestrictionsPerPatient.
+  grpc::ServerUnaryReactor* RecordDisclosureRestriction(
+      grpc::CallbackServerContext* ctx,
+      const carelog::v1::RecordDisclosureRestrictionRequest* req,
+      carelog::v1::RecordDisclosureRestrictionReply* reply) override;
+  // Lifts one. NOT_FOUND when the patient has no restriction with that id.
+  grpc::ServerUnaryReactor* LiftDisclosureRestriction(
+      grpc::CallbackServerContext* ctx,
+      const carelog::v1::LiftDisclosureRestrictionRequest* req,
       carelog::v1::PatientCommandReply* reply) override;
 
   // Loads a patient (for other services that need patient facts).

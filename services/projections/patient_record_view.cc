@@ -9,6 +9,7 @@
 #include "absl/strings/str_split.h"
 
 #include "carelog/v1/patients.pb.h"
+#include "services/patients/patient_aggregate.h"
 
 namespace carelog::services::projections {
 
@@ -137,6 +138,8 @@ bool PatientRecordView::Wants(const storage::EventHeader& h) const {
       CareTeamMemberAssigned::descriptor()->full_name(),
       CareTeamMemberRemoved::descriptor()->full_name(),
       PatientFlagsSet::descriptor()->full_name(),
+      DisclosureRestrictionRecorded::descriptor()->full_name(),
+      DisclosureRestrictionLifted::descriptor()->full_name(),
   };
   return kTypes->count(h.event_type) > 0;
 }
@@ -330,6 +333,10 @@ absl::Status PatientRecordView::Apply(const DecodedEvent& e, ViewTxn& txn) {
       }
     } else if (PatientFlagsSet ev; e.As(&ev)) {
       *rec.mutable_flags() = ev.flags();
+    } else if (DisclosureRestrictionRecorded ev; e.As(&ev)) {
+      *rec.add_restrictions() = ev.restriction();
+    } else if (DisclosureRestrictionLifted ev; e.As(&ev)) {
+      RemoveRestriction(rec.mutable_restrictions(), ev.restriction_id());
     } else {
       return absl::DataLossError(absl::StrCat(
           "patients view cannot apply event type ", e.header.event_type));

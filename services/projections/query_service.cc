@@ -172,6 +172,9 @@ absl::StatusOr<PatientRecord> QueryServiceImpl::ReadAuthorized(
     return rec.status();
   if (!insurance)
     rec->clear_insurance();
+  // Restrictions are facts for the enforcement point: they name other
+  // parties and are never disclosed in a reply.
+  rec->clear_restrictions();
   ApplyPatientMasks(masks, &*rec);
   return rec;
 }

@@ -10,6 +10,7 @@
 
 #include "services/domain/event_codec.h"
 #include "services/domain/validate.h"
+#include "services/patients/patient_aggregate.h"
 #include "services/projections/patient_record_view.h"
 #include "services/server/grpc_status.h"
 
@@ -40,6 +41,7 @@ PatientFacts FactsFromRecord(const PatientRecord& r, const std::string& actor) {
   f.vip = r.flags().vip();
   f.employee = r.flags().employee();
   f.restricted = r.flags().restricted();
+  f.restrictions = ToPolicyRestrictions(r.restrictions());
   return f;
 }
 

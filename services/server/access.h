@@ -21,6 +21,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 
+#include "policies/facts.h"
 #include "services/server/request_context.h"
 
 namespace carelog::services {
@@ -41,6 +42,8 @@ struct PatientFacts {
   bool vip = false;
   bool employee = false;
   bool restricted = false;
+  // The patient's restrictions on disclosure (each a forbid).
+  std::vector<policies::PatientRestriction> restrictions;
 };
 
 struct AccessRequest {

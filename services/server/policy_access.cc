@@ -51,13 +51,13 @@ bool PolicyAccessAdapter::ToFacts(const RequestContext& ctx,
   f->patient_id = req.patient_id;
   // Relationship facts and flags come from the handler, which read them from
   // the patient aggregate (all false when unknown: never widens access).
-  // TODO(projections issue): patient restrictions from the patient record view.
   f->is_self = req.facts.is_self;
   f->on_care_team = req.facts.on_care_team;
   f->is_assigned = req.facts.is_assigned;
   f->patient_vip = req.facts.vip;
   f->patient_employee = req.facts.employee;
   f->patient_restricted = req.facts.restricted;
+  f->restrictions = req.facts.restrictions;
   f->now = ctx.received_at;
   if (grants_ != nullptr && !req.patient_id.empty() && !ctx.actor.empty()) {
     f->break_glass_until = grants_->ActiveUntil(ctx.actor, req.patient_id);

@@ -5,9 +5,8 @@
 // RequestFacts and the engine's Decision into an AccessDecision. Relationship
 // facts and patient flags come from AccessRequest::facts, which handlers fill
 // from the patient aggregate (all false when unknown: rules that need a
-// relationship then never permit).
-//   TODO(projections issue): patient restrictions from the patient record
-//   view; until then none apply.
+// relationship then never permit), and so do the patient's restrictions on
+// disclosure (from the patient aggregate or the patient record view).
 // Break-the-glass grants are looked up in an optional BreakGlassRegistry. In
 // BreakGlassMode::kOpenOnDeclaredEmergency (carelogd) the adapter also opens
 // the grant: a request that declares an emergency — purpose ETREAT, a reason,

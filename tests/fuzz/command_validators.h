@@ -87,6 +87,9 @@ inline const std::vector<CommandValidator>& CommandValidators() {
       CARELOG_FUZZ_VALIDATOR(EscalateComplaint),
       CARELOG_FUZZ_VALIDATOR(ResolveComplaint),
       CARELOG_FUZZ_VALIDATOR(ReopenComplaint),
+      // patients, later additions (appended: seeds name entries by index)
+      CARELOG_FUZZ_VALIDATOR(RecordDisclosureRestriction),
+      CARELOG_FUZZ_VALIDATOR(LiftDisclosureRestriction),
   };
   return *table;
 }
