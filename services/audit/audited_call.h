@@ -1,7 +1,8 @@
 // services/audit/audited_call.h — runs one audited, read-only RPC: the
 // reusable shape of every call whose answer discloses something and must
-// leave only after its audit events are durable (AuditService queries; admin
-// reads such as proofs over audit streams).
+// leave only after its audit events are durable (every QueryService read, via
+// QueryCore::RunRead; AuditService queries; admin reads such as proofs over
+// audit streams). It is the one implementation of fail-closed reads.
 //
 // Operation. RunAuditedRead authenticates the call (inline; UNAUTHENTICATED
 // ends it), then on the Executor: waits until `wait_on` (may be null) has

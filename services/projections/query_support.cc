@@ -8,6 +8,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 
+#include "services/audit/audited_call.h"
 #include "services/domain/event_codec.h"
 #include "services/domain/validate.h"
 #include "services/patients/patient_aggregate.h"
@@ -17,19 +18,6 @@
 namespace carelog::services::projections {
 
 using namespace carelog::v1;  // NOLINT(google-build-using-namespace)
-
-namespace {
-
-// A call without a deadline still waits for min_position at most this long.
-constexpr absl::Duration kMaxWait = absl::Seconds(30);
-
-absl::Time CallDeadline(const grpc::CallbackServerContext* call) {
-  const absl::Time cap = absl::Now() + kMaxWait;
-  const absl::Time d = absl::FromChrono(call->deadline());
-  return std::min(d, cap);
-}
-
-}  // namespace
 
 PatientFacts FactsFromRecord(const PatientRecord& r, const std::string& actor) {
   PatientFacts f;
@@ -132,54 +120,17 @@ grpc::ServerUnaryReactor* QueryCore::RunRead(grpc::CallbackServerContext* call,
                                              const std::string& method,
                                              const std::string& view,
                                              uint64_t min_position, Body body) {
-  auto* reactor = call->DefaultReactor();
-  auto ctx = auth_->Authenticate(*call);
-  if (!ctx.ok()) {
-    reactor->Finish(ToGrpcStatus(ctx.status()));
-    return reactor;
+  const ProjectionWorker* w = projections_->Find(view);
+  if (w == nullptr) {
+    // Authenticated like any call, then refused before anything is read.
+    min_position = 0;
+    body = [view](CommandScope&) {
+      return absl::UnavailableError(absl::StrCat("no view ", view));
+    };
   }
-  auto rc = std::make_shared<RequestContext>(std::move(*ctx));
-  auto task = [this, call, reactor, rc, method, view, min_position,
-               body = std::move(body)] {
-    ProjectionWorker* w = projections_->Find(view);
-    if (w == nullptr) {
-      reactor->Finish(
-          ToGrpcStatus(absl::UnavailableError(absl::StrCat("no view ", view))));
-      return;
-    }
-    if (min_position > 0) {
-      if (auto s = w->WaitForPosition(min_position, CallDeadline(call));
-          !s.ok()) {
-        reactor->Finish(ToGrpcStatus(s));
-        return;
-      }
-    }
-    auto scope = std::make_shared<CommandScope>(*rc, access_, method);
-    absl::Status result = body(*scope);
-    if (scope->decisions().empty()) {
-      // Nothing was disclosed or decided (bad token, I/O error).
-      reactor->Finish(ToGrpcStatus(result));
-      return;
-    }
-    // Fail closed: the reply leaves only once its audit events are durable.
-    storage::AppendRequest audit;
-    audit.command_id = NewId("audit-read-");
-    AddAuditEvents(scope->decisions(), *rc, &audit);
-    ledger_->AppendAsync(audit, [this, reactor, rc, scope, result](
-                                    absl::StatusOr<storage::AppendResult> r) {
-      if (!r.ok()) {
-        if (log_)
-          log_->Error("audit_append_failed", {{"request_id", rc->request_id}});
-        reactor->Finish(ToGrpcStatus(
-            absl::UnavailableError("audit trail unavailable; read refused")));
-        return;
-      }
-      reactor->Finish(ToGrpcStatus(result));
-    });
-  };
-  if (auto s = executor_->Submit(std::move(task)); !s.ok())
-    reactor->Finish(ToGrpcStatus(s));
-  return reactor;
+  return audit::RunAuditedRead(
+      call, audit::AuditedCallDeps{ledger_, executor_, auth_, access_, log_},
+      method, w, min_position, std::move(body));
 }
 
 PatientFacts QueryCore::FactsFor(const std::string& patient_id,

@@ -94,7 +94,8 @@ class QueryCore {
   // `view` (bounded by the call's deadline and 30 s: DEADLINE_EXCEEDED),
   // runs `body` and finishes the call with its status — once the audit
   // events of every decision `body` made are durable (else UNAVAILABLE).
-  // UNAVAILABLE when the view does not exist.
+  // UNAVAILABLE when the view does not exist. This is audit::RunAuditedRead
+  // (services/audit/audited_call.h) with `view`'s worker to wait on.
   grpc::ServerUnaryReactor* RunRead(grpc::CallbackServerContext* call,
                                     const std::string& method,
                                     const std::string& view,
