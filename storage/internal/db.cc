@@ -57,14 +57,17 @@ absl::Status Db::Write(const rocksdb::WriteOptions& wo, rocksdb::WriteBatch* wb,
     return absl::OkStatus();
   // Only storage failures stop writes; a refused batch (an invalid argument,
   // a dropped column family, a write stall) leaves the WAL writer sound.
-  if (rs.IsIOError() || rs.IsCorruption()) {
-    absl::MutexLock l(&stop_mu_);
-    if (!stopped_.load(std::memory_order_relaxed)) {
-      stop_reason_ = absl::StrCat(what, ": ", rs.ToString());
-      stopped_.store(true, std::memory_order_release);
-    }
-  }
+  if (rs.IsIOError() || rs.IsCorruption())
+    StopWrites(absl::StrCat(what, ": ", rs.ToString()));
   return FromRocks(rs, what);
+}
+
+void Db::StopWrites(absl::string_view reason) {
+  absl::MutexLock l(&stop_mu_);
+  if (!stopped_.load(std::memory_order_relaxed)) {
+    stop_reason_ = std::string(reason);
+    stopped_.store(true, std::memory_order_release);
+  }
 }
 
 absl::Status Db::Put(const rocksdb::WriteOptions& wo,

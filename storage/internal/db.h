@@ -65,6 +65,10 @@ struct Db {
                       const rocksdb::Slice& key, absl::string_view what);
   // OK while writes are accepted; else the UNAVAILABLE status writes get.
   absl::Status WritesStopped() const;
+  // Stops writes exactly as a storage failure in Write does, giving `reason`
+  // (the first reason is kept). Tests use it, through LedgerAccess, to put a
+  // live ledger in that state; reads go on.
+  void StopWrites(absl::string_view reason);
 
   ~Db();
 
