@@ -11,7 +11,8 @@
 namespace carelog::services::projections {
 
 absl::StatusOr<std::unique_ptr<Projections>> Projections::Open(
-    storage::Ledger* ledger, WorkerOptions options) {
+    storage::Ledger* ledger, WorkerOptions options,
+    audit::AuditViewOptions anomalies) {
   std::unique_ptr<Projections> p(new Projections(ledger));
   std::vector<std::unique_ptr<View>> views;
   views.push_back(std::make_unique<PatientRecordView>(&ledger->key_ring()));
@@ -20,7 +21,8 @@ absl::StatusOr<std::unique_ptr<Projections>> Projections::Open(
   views.push_back(std::make_unique<BillingView>(&ledger->key_ring()));
   views.push_back(std::make_unique<LogisticsView>(&ledger->key_ring()));
   views.push_back(std::make_unique<MessagesView>(&ledger->key_ring()));
-  views.push_back(std::make_unique<audit::AuditView>(&ledger->key_ring()));
+  views.push_back(
+      std::make_unique<audit::AuditView>(&ledger->key_ring(), anomalies));
   for (auto& v : views) {
     auto store = storage::ProjectionStore::Open(ledger, v->name());
     if (!store.ok())

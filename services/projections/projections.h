@@ -13,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 
+#include "services/audit/audit_view.h"
 #include "services/projections/projection_worker.h"
 #include "storage/ledger.h"
 #include "storage/projection_store.h"
@@ -22,10 +23,12 @@ namespace carelog::services::projections {
 class Projections {
  public:
   // Opens the stores of every view on `ledger` (which must outlive this) and
-  // creates their workers (not started). Errors: those of
-  // ProjectionStore::Open and ProjectionWorker::Create.
+  // creates their workers (not started); the audit view computes its anomaly
+  // flags with `anomalies`. Errors: those of ProjectionStore::Open and
+  // ProjectionWorker::Create.
   static absl::StatusOr<std::unique_ptr<Projections>> Open(
-      storage::Ledger* ledger, WorkerOptions options = {});
+      storage::Ledger* ledger, WorkerOptions options = {},
+      audit::AuditViewOptions anomalies = {});
   ~Projections();  // Stop()
 
   void Start();

@@ -11,6 +11,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/time.h"
 
 #include "yaml-cpp/yaml.h"
 
@@ -58,12 +59,58 @@ absl::Status Read(const YAML::Node& map, const char* key,
   return absl::OkStatus();
 }
 
+// Bounds of the anomaly settings: the view keeps each actor's window (up to
+// the count's entries) in one sealed row, rewritten on every access.
+constexpr int kMaxAnomalyCount = 1000;
+constexpr int kMaxAnomalyWindow = 7 * 24 * 3600;
+
 #define CARELOG_RETURN_IF_ERROR(expr) \
   do {                                \
     absl::Status _s = (expr);         \
     if (!_s.ok())                     \
       return _s;                      \
   } while (0)
+
+absl::Status ValidateAnomalies(const AnomalyConfig& a) {
+  if (a.business_start_hour < 0 || a.business_start_hour > 23) {
+    return absl::InvalidArgumentError(
+        "anomalies.business_start_hour: must be between 0 and 23");
+  }
+  if (a.business_end_hour <= a.business_start_hour ||
+      a.business_end_hour > 24) {
+    return absl::InvalidArgumentError(
+        "anomalies.business_end_hour: must be after business_start_hour and "
+        "at most 24");
+  }
+  absl::TimeZone tz;
+  if (a.time_zone.empty() || !absl::LoadTimeZone(a.time_zone, &tz)) {
+    return absl::InvalidArgumentError(
+        "anomalies.time_zone: not a known IANA time zone (e.g. UTC, "
+        "America/Chicago)");
+  }
+  if (a.bulk_distinct_patients < 2 ||
+      a.bulk_distinct_patients > kMaxAnomalyCount) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("anomalies.bulk_distinct_patients: must be between 2 and ",
+                     kMaxAnomalyCount));
+  }
+  if (a.bulk_window_seconds < 1 || a.bulk_window_seconds > kMaxAnomalyWindow) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("anomalies.bulk_window_seconds: must be between 1 and ",
+                     kMaxAnomalyWindow));
+  }
+  if (a.denial_threshold < 1 || a.denial_threshold > kMaxAnomalyCount) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "anomalies.denial_threshold: must be between 1 and ", kMaxAnomalyCount));
+  }
+  if (a.denial_window_seconds < 1 ||
+      a.denial_window_seconds > kMaxAnomalyWindow) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("anomalies.denial_window_seconds: must be between 1 and ",
+                     kMaxAnomalyWindow));
+  }
+  return absl::OkStatus();
+}
 
 }  // namespace
 
@@ -82,7 +129,8 @@ absl::StatusOr<ServerConfig> ParseConfig(absl::string_view yaml,
       CheckKeys(root,
                 {"listen", "data_dir", "key_file", "kek_env", "tls", "issuers",
                  "audience", "dev_mode", "policy_file", "metrics_listen",
-                 "log_level", "limits", "signing_key_file", "checkpoints"},
+                 "log_level", "limits", "signing_key_file", "checkpoints",
+                 "anomalies"},
                 ""));
   CARELOG_RETURN_IF_ERROR(Read(root, "listen", "", &c.listen));
   CARELOG_RETURN_IF_ERROR(Read(root, "data_dir", "", &c.data_dir));
@@ -132,6 +180,31 @@ absl::StatusOr<ServerConfig> ParseConfig(absl::string_view yaml,
           Read(issuers[i], "jwks_file", sec, &ic.jwks_file));
       c.issuers.push_back(std::move(ic));
     }
+  }
+  if (const YAML::Node an = root["anomalies"]) {
+    CARELOG_RETURN_IF_ERROR(CheckKeys(
+        an,
+        {"business_start_hour", "business_end_hour", "time_zone",
+         "weekends_after_hours", "bulk_distinct_patients",
+         "bulk_window_seconds", "denial_threshold", "denial_window_seconds"},
+        "anomalies"));
+    AnomalyConfig& a = c.anomalies;
+    const char* kSec = "anomalies";
+    CARELOG_RETURN_IF_ERROR(
+        Read(an, "business_start_hour", kSec, &a.business_start_hour));
+    CARELOG_RETURN_IF_ERROR(
+        Read(an, "business_end_hour", kSec, &a.business_end_hour));
+    CARELOG_RETURN_IF_ERROR(Read(an, "time_zone", kSec, &a.time_zone));
+    CARELOG_RETURN_IF_ERROR(
+        Read(an, "weekends_after_hours", kSec, &a.weekends_after_hours));
+    CARELOG_RETURN_IF_ERROR(
+        Read(an, "bulk_distinct_patients", kSec, &a.bulk_distinct_patients));
+    CARELOG_RETURN_IF_ERROR(
+        Read(an, "bulk_window_seconds", kSec, &a.bulk_window_seconds));
+    CARELOG_RETURN_IF_ERROR(
+        Read(an, "denial_threshold", kSec, &a.denial_threshold));
+    CARELOG_RETURN_IF_ERROR(
+        Read(an, "denial_window_seconds", kSec, &a.denial_window_seconds));
   }
   if (const YAML::Node limits = root["limits"]) {
     CARELOG_RETURN_IF_ERROR(
@@ -261,6 +334,7 @@ absl::Status ValidateConfig(const ServerConfig& c) {
     return absl::InvalidArgumentError(
         "checkpoints.origin: non-empty, without whitespace or '+'");
   }
+  CARELOG_RETURN_IF_ERROR(ValidateAnomalies(c.anomalies));
   static const std::set<std::string> kLevels = {"trace", "debug", "info",
                                                 "warn", "error"};
   if (!kLevels.count(c.log_level))

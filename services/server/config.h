@@ -31,6 +31,26 @@ struct IssuerConfig {
   std::string jwks_file;  // its public keys (RFC 7517 JSON)
 };
 
+// The audit projection's anomaly rules (services/audit/audit_view.h,
+// AuditViewOptions). Flags are computed when an access is applied, with the
+// settings in force then; a rebuild of the audit view recomputes them all
+// with the current settings.
+struct AnomalyConfig {
+  // After hours: a decision outside [business_start_hour, business_end_hour)
+  // in time_zone (an IANA name), and on weekends when weekends_after_hours.
+  int business_start_hour = 7;
+  int business_end_hour = 19;
+  std::string time_zone = "UTC";
+  bool weekends_after_hours = false;
+  // Bulk access: an actor reading this many distinct patients within the
+  // window.
+  int bulk_distinct_patients = 20;
+  int bulk_window_seconds = 600;
+  // Repeated denials: this many denials of one actor within the window.
+  int denial_threshold = 5;
+  int denial_window_seconds = 900;
+};
+
 struct ServerConfig {
   std::string listen = "127.0.0.1:50051";
   std::string data_dir = "var/data";
@@ -59,6 +79,7 @@ struct ServerConfig {
   size_t read_queue = 4096;
   int drain_seconds = 15;
   int max_subscriptions = 256;
+  AnomalyConfig anomalies;
 };
 
 // Reads a YAML file over the defaults. Errors: NOT_FOUND (missing file);

@@ -131,6 +131,22 @@ absl::Status WritePublicFile(const std::string& path, const std::string& text) {
   return absl::OkStatus();
 }
 
+// The audit view's anomaly rules from carelogd's settings (validated by
+// ValidateConfig: the time zone loads).
+audit::AuditViewOptions AnomalyOptions(const AnomalyConfig& a) {
+  audit::AuditViewOptions o;
+  o.business_start_hour = a.business_start_hour;
+  o.business_end_hour = a.business_end_hour;
+  if (!absl::LoadTimeZone(a.time_zone, &o.zone))
+    o.zone = absl::UTCTimeZone();
+  o.weekends_after_hours = a.weekends_after_hours;
+  o.bulk_distinct_patients = a.bulk_distinct_patients;
+  o.bulk_window = absl::Seconds(a.bulk_window_seconds);
+  o.denial_threshold = a.denial_threshold;
+  o.denial_window = absl::Seconds(a.denial_window_seconds);
+  return o;
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<crypto::SecretKey>> LoadKek(
@@ -349,7 +365,8 @@ absl::StatusOr<std::unique_ptr<CarelogServer>> CarelogServer::Start(
                                         {"failed_position", s.failed_position},
                                         {"error", s.error}});
   };
-  auto views = projections::Projections::Open(impl->ledger.get(), wo);
+  auto views = projections::Projections::Open(
+      impl->ledger.get(), wo, AnomalyOptions(config.anomalies));
   if (!views.ok())
     return views.status();
   impl->projections = std::move(*views);

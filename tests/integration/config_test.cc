@@ -50,6 +50,15 @@ limits:
   read_queue: 64
   drain_seconds: 30
   max_subscriptions: 16
+anomalies:
+  business_start_hour: 8
+  business_end_hour: 18
+  time_zone: America/Chicago
+  weekends_after_hours: true
+  bulk_distinct_patients: 50
+  bulk_window_seconds: 1800
+  denial_threshold: 3
+  denial_window_seconds: 300
 )";
 
 TEST(ServerConfigTest, FullSampleParsesEverySetting) {
@@ -79,6 +88,14 @@ TEST(ServerConfigTest, FullSampleParsesEverySetting) {
   EXPECT_EQ(c->read_queue, 64u);
   EXPECT_EQ(c->drain_seconds, 30);
   EXPECT_EQ(c->max_subscriptions, 16);
+  EXPECT_EQ(c->anomalies.business_start_hour, 8);
+  EXPECT_EQ(c->anomalies.business_end_hour, 18);
+  EXPECT_EQ(c->anomalies.time_zone, "America/Chicago");
+  EXPECT_TRUE(c->anomalies.weekends_after_hours);
+  EXPECT_EQ(c->anomalies.bulk_distinct_patients, 50);
+  EXPECT_EQ(c->anomalies.bulk_window_seconds, 1800);
+  EXPECT_EQ(c->anomalies.denial_threshold, 3);
+  EXPECT_EQ(c->anomalies.denial_window_seconds, 300);
   EXPECT_THAT(ValidateConfig(*c), IsOk());
 }
 
@@ -242,7 +259,36 @@ INSTANTIATE_TEST_SUITE_P(
         BadSetting{"LogLevelUnknown", "log_level",
                    [](ServerConfig* c) { c->log_level = "loud"; }},
         BadSetting{"MetricsListenWithoutPort", "metrics_listen",
-                   [](ServerConfig* c) { c->metrics_listen = "metrics"; }}),
+                   [](ServerConfig* c) { c->metrics_listen = "metrics"; }},
+        BadSetting{"BusinessStartHourNegative", "anomalies.business_start_hour",
+                   [](ServerConfig* c) {
+                     c->anomalies.business_start_hour = -1;
+                   }},
+        BadSetting{"BusinessEndBeforeStart", "anomalies.business_end_hour",
+                   [](ServerConfig* c) {
+                     c->anomalies.business_start_hour = 9;
+                     c->anomalies.business_end_hour = 9;
+                   }},
+        BadSetting{"BusinessEndPastMidnight", "anomalies.business_end_hour",
+                   [](ServerConfig* c) { c->anomalies.business_end_hour = 25; }},
+        BadSetting{"UnknownTimeZone", "anomalies.time_zone",
+                   [](ServerConfig* c) {
+                     c->anomalies.time_zone = "Mars/Olympus_Mons";
+                   }},
+        BadSetting{"BulkCountOfOne", "anomalies.bulk_distinct_patients",
+                   [](ServerConfig* c) {
+                     c->anomalies.bulk_distinct_patients = 1;
+                   }},
+        BadSetting{"BulkWindowZero", "anomalies.bulk_window_seconds",
+                   [](ServerConfig* c) {
+                     c->anomalies.bulk_window_seconds = 0;
+                   }},
+        BadSetting{"DenialThresholdZero", "anomalies.denial_threshold",
+                   [](ServerConfig* c) { c->anomalies.denial_threshold = 0; }},
+        BadSetting{"DenialWindowTooLong", "anomalies.denial_window_seconds",
+                   [](ServerConfig* c) {
+                     c->anomalies.denial_window_seconds = 8 * 24 * 3600;
+                   }}),
     [](const ::testing::TestParamInfo<BadSetting>& info) {
       return std::string(info.param.name);
     });
