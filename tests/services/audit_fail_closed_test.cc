@@ -31,75 +31,74 @@ class AuditFailClosedTest : public ProjectionServerTest {
     std::function<std::pair<grpc::Status, size_t>()> call;
   };
 
+  // A read `name`: `rpc(ctx, req, reply)` as `sub` with `role` and `purpose`,
+  // and a reason (exports need one).
+  template <typename Reply, typename Req, typename Rpc>
+  Read Make(std::string name, const char* role, const char* purpose,
+            const char* sub, Req req, Rpc rpc) {
+    return {std::move(name), [=] {
+              grpc::ClientContext c;
+              Prepare(&c, role, purpose, sub);
+              c.AddMetadata("x-carelog-reason", "quarterly access review");
+              Reply reply;
+              grpc::Status s = rpc(&c, req, &reply);
+              return std::make_pair(s, reply.ByteSizeLong());
+            }};
+  }
+
   // One read of each kind about `patient`, each waiting for `position`.
   std::vector<Read> Reads(const std::string& patient, uint64_t position) {
-    auto audit = AuditService::NewStub(channel_);
-    auto as = [this](grpc::ClientContext* c, const char* role,
-                     const char* purpose, const char* sub) {
-      Prepare(c, role, purpose, sub);
-    };
+    std::shared_ptr<AuditService::Stub> audit = AuditService::NewStub(channel_);
+    QueryService::Stub* q = queries_.get();
     std::vector<Read> reads;
-    reads.push_back({"GetPatientRecord", [=] {
-                       GetPatientRecordRequest r;
-                       r.set_patient_id(patient);
-                       r.set_min_position(position);
-                       grpc::ClientContext c;
-                       as(&c, "front_desk", "HOPERAT", "fd-1");
-                       PatientRecord rec;
-                       auto s = queries_->GetPatientRecord(&c, r, &rec);
-                       return std::make_pair(s, rec.ByteSizeLong());
-                     }});
-    reads.push_back({"GetBillingAccount", [=] {
-                       GetBillingAccountRequest r;
-                       r.set_patient_id(patient);
-                       r.set_min_position(position);
-                       grpc::ClientContext c;
-                       as(&c, "billing_clerk", "HPAYMT", "bc-1");
-                       BillingAccountRecord rec;
-                       auto s = queries_->GetBillingAccount(&c, r, &rec);
-                       return std::make_pair(s, rec.ByteSizeLong());
-                     }});
-    std::shared_ptr<AuditService::Stub> stub(std::move(audit));
-    reads.push_back({"QueryAudit", [=] {
-                       QueryAuditRequest r;
-                       r.mutable_filter()->set_patient_id(patient);
-                       r.set_min_position(position);
-                       grpc::ClientContext c;
-                       as(&c, "compliance_officer", "HCOMPL", "co-1");
-                       AuditPage page;
-                       auto s = stub->QueryAudit(&c, r, &page);
-                       return std::make_pair(s, page.ByteSizeLong());
-                     }});
-    reads.push_back({"ListBreakGlassQueue", [=] {
-                       ListBreakGlassQueueRequest r;
-                       r.set_min_position(position);
-                       r.set_include_reviewed(true);
-                       grpc::ClientContext c;
-                       as(&c, "compliance_officer", "HCOMPL", "co-1");
-                       AuditPage page;
-                       auto s = stub->ListBreakGlassQueue(&c, r, &page);
-                       return std::make_pair(s, page.ByteSizeLong());
-                     }});
-    reads.push_back({"ListAnomalies", [=] {
-                       ListAnomaliesRequest r;
-                       r.set_min_position(position);
-                       grpc::ClientContext c;
-                       as(&c, "compliance_officer", "HCOMPL", "co-1");
-                       AuditPage page;
-                       auto s = stub->ListAnomalies(&c, r, &page);
-                       return std::make_pair(s, page.ByteSizeLong());
-                     }});
-    reads.push_back({"ExportAudit", [=] {
-                       ExportAuditRequest r;
-                       r.mutable_filter()->set_patient_id(patient);
-                       r.set_format(AUDIT_EXPORT_FORMAT_CSV);
-                       r.set_min_position(position);
-                       grpc::ClientContext c;
-                       as(&c, "compliance_officer", "HCOMPL", "co-1");
-                       ExportAuditReply reply;
-                       auto s = stub->ExportAudit(&c, r, &reply);
-                       return std::make_pair(s, reply.ByteSizeLong());
-                     }});
+    GetPatientRecordRequest record;
+    record.set_patient_id(patient);
+    record.set_min_position(position);
+    reads.push_back(Make<PatientRecord>(
+        "GetPatientRecord", "front_desk", "HOPERAT", "fd-1", record,
+        [q](auto* c, const auto& r, auto* out) {
+          return q->GetPatientRecord(c, r, out);
+        }));
+    GetBillingAccountRequest billing;
+    billing.set_patient_id(patient);
+    billing.set_min_position(position);
+    reads.push_back(Make<BillingAccountRecord>(
+        "GetBillingAccount", "billing_clerk", "HPAYMT", "bc-1", billing,
+        [q](auto* c, const auto& r, auto* out) {
+          return q->GetBillingAccount(c, r, out);
+        }));
+    QueryAuditRequest query;
+    query.mutable_filter()->set_patient_id(patient);
+    query.set_min_position(position);
+    reads.push_back(Make<AuditPage>(
+        "QueryAudit", "compliance_officer", "HCOMPL", "co-1", query,
+        [audit](auto* c, const auto& r, auto* out) {
+          return audit->QueryAudit(c, r, out);
+        }));
+    ListBreakGlassQueueRequest queue;
+    queue.set_min_position(position);
+    queue.set_include_reviewed(true);
+    reads.push_back(Make<AuditPage>(
+        "ListBreakGlassQueue", "compliance_officer", "HCOMPL", "co-1", queue,
+        [audit](auto* c, const auto& r, auto* out) {
+          return audit->ListBreakGlassQueue(c, r, out);
+        }));
+    ListAnomaliesRequest anomalies;
+    anomalies.set_min_position(position);
+    reads.push_back(Make<AuditPage>(
+        "ListAnomalies", "compliance_officer", "HCOMPL", "co-1", anomalies,
+        [audit](auto* c, const auto& r, auto* out) {
+          return audit->ListAnomalies(c, r, out);
+        }));
+    ExportAuditRequest csv;
+    csv.mutable_filter()->set_patient_id(patient);
+    csv.set_format(AUDIT_EXPORT_FORMAT_CSV);
+    csv.set_min_position(position);
+    reads.push_back(Make<ExportAuditReply>(
+        "ExportAudit", "compliance_officer", "HCOMPL", "co-1", csv,
+        [audit](auto* c, const auto& r, auto* out) {
+          return audit->ExportAudit(c, r, out);
+        }));
     return reads;
   }
 
