@@ -136,14 +136,14 @@ grpc::ServerUnaryReactor* AdminServiceImpl::Run(
   auto rc = std::make_shared<RequestContext>(std::move(*authenticated));
   const std::string method = absl::StrCat(kService, call.name);
   const AccessRequest request{kResourceLedger, call.action, "", PatientFacts{}};
-  const absl::StatusOr<AccessDecision> decision = access_->Check(*rc, request);
+  const AccessDecision decision = access_->Decide(*rc, request);
   carelog::v1::AccessAudited record =
       AuditRecordOf(*rc, method, request, decision);
   // Erasure and holds are about one subject: their record joins that
   // subject's trail (the audit key survives the subject's erasure).
   record.set_patient_id(call.subject);
   auto work = std::make_shared<Work>(std::move(call.work));
-  const absl::Status denied = decision.status();
+  const absl::Status denied = AccessEnforcer::DenialOf(request, decision);
   const std::string name(call.name);
   AppendAuditEvents(
       ledger_, {record}, *rc, "audit-admin-", log_,

@@ -24,11 +24,13 @@
 namespace carelog::services {
 
 // The audit record of one access decision: `decision` is what
-// AccessEnforcer::Check answered for `req`, asked by the caller of `ctx`
-// through gRPC `method` (a non-OK decision is recorded as DENIED).
-carelog::v1::AccessAudited AuditRecordOf(
-    const RequestContext& ctx, const std::string& method,
-    const AccessRequest& req, const absl::StatusOr<AccessDecision>& decision);
+// AccessEnforcer::Decide answered for `req`, asked by the caller of `ctx`
+// through gRPC `method`. A denial is recorded as DENIED with its rules, its
+// forbidden flag and the policy hash, like any other decision.
+carelog::v1::AccessAudited AuditRecordOf(const RequestContext& ctx,
+                                         const std::string& method,
+                                         const AccessRequest& req,
+                                         const AccessDecision& decision);
 
 // Appends the audit events of `decisions` (AddAuditEvents) as one command (id
 // `id_prefix` and a random suffix) without blocking, then calls `done` on the

@@ -46,16 +46,16 @@ absl::Status CommandScope::Authorize(const std::string& resource,
                                      const std::string& patient_id,
                                      const PatientFacts& facts) {
   AccessRequest req{resource, action, patient_id, facts};
-  auto decision = access_->Check(ctx_, req);
-  if (!decision.ok())
+  const AccessDecision decision = access_->Decide(ctx_, req);
+  if (!decision.allowed)
     any_denied_ = true;
   decisions_.push_back(AuditRecordOf(ctx_, method_, req, decision));
-  return decision.status();
+  return AccessEnforcer::DenialOf(req, decision);
 }
 
 carelog::v1::AccessAudited AuditRecordOf(
     const RequestContext& ctx, const std::string& method,
-    const AccessRequest& req, const absl::StatusOr<AccessDecision>& decision) {
+    const AccessRequest& req, const AccessDecision& decision) {
   carelog::v1::AccessAudited a;
   a.set_actor(ctx.actor);
   for (const auto& r : ctx.roles)
@@ -73,16 +73,15 @@ carelog::v1::AccessAudited AuditRecordOf(
   a.set_patient_vip(req.facts.vip);
   a.set_patient_employee(req.facts.employee);
   a.set_patient_restricted(req.facts.restricted);
-  if (decision.ok()) {
-    a.set_outcome(OutcomeOf(*decision, req.action));
-    for (const auto& r : decision->rules)
-      a.add_rules(r);
-    for (const auto& f : decision->masked_fields)
+  a.set_outcome(OutcomeOf(decision, req.action));
+  a.set_forbidden(decision.forbidden);
+  for (const auto& r : decision.rules)
+    a.add_rules(r);
+  if (decision.allowed) {
+    for (const auto& f : decision.masked_fields)
       a.add_masked_fields(f);
-    a.set_policy_hash(decision->policy_hash);
-  } else {
-    a.set_outcome(carelog::v1::ACCESS_OUTCOME_DENIED);
   }
+  a.set_policy_hash(decision.policy_hash);
   return a;
 }
 

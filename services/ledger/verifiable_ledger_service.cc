@@ -102,13 +102,14 @@ grpc::ServerUnaryReactor* VerifiableLedgerServiceImpl::Run(
   }
   auto rc = std::make_shared<RequestContext>(std::move(*authenticated));
   const AccessRequest request{kResourceLedger, kActionRead, "", PatientFacts{}};
-  auto decision = access_->Check(*rc, request);
-  if (!decision.ok() && position == 0) {
-    reactor->Finish(ToGrpcStatus(decision.status()));
+  const AccessDecision decision = access_->Decide(*rc, request);
+  const absl::Status denied = AccessEnforcer::DenialOf(request, decision);
+  if (!denied.ok() && position == 0) {
+    reactor->Finish(ToGrpcStatus(denied));
     return reactor;
   }
   auto task = [this, ctx, reactor, rc, method = absl::StrCat(kService, name),
-               position, request, decision, work = std::move(work)] {
+               position, request, decision, denied, work = std::move(work)] {
     if (ctx->IsCancelled()) {
       reactor->Finish(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled"));
       return;
@@ -126,10 +127,10 @@ grpc::ServerUnaryReactor* VerifiableLedgerServiceImpl::Run(
         return;
       }
     }
-    absl::Status result = decision.ok() ? work() : decision.status();
+    absl::Status result = denied.ok() ? work() : denied;
     // Nothing disclosed (a refused size, a read error) needs no record, but a
     // denial always does.
-    if (!patient.has_value() || (decision.ok() && !result.ok())) {
+    if (!patient.has_value() || (denied.ok() && !result.ok())) {
       reactor->Finish(ToGrpcStatus(result));
       return;
     }

@@ -46,24 +46,40 @@ std::shared_ptr<const AccessPolicy> AccessEnforcer::policy() const {
   return policy_;
 }
 
-absl::StatusOr<AccessDecision> AccessEnforcer::Check(
-    const RequestContext& ctx, const AccessRequest& req) const {
+AccessDecision AccessEnforcer::Decide(const RequestContext& ctx,
+                                      const AccessRequest& req) const {
   std::shared_ptr<const AccessPolicy> policy;
   {
     absl::MutexLock l(&mu_);
     policy = policy_;
   }
   if (policy == nullptr) {
+    AccessDecision d;
+    d.rules.push_back(kNoPolicyRule);
+    return d;
+  }
+  return policy->Decide(ctx, req);
+}
+
+absl::Status AccessEnforcer::DenialOf(const AccessRequest& req,
+                                      const AccessDecision& d) {
+  if (d.allowed)
+    return absl::OkStatus();
+  if (d.rules.size() == 1 && d.rules[0] == kNoPolicyRule) {
     return absl::PermissionDeniedError(
         "no access policy loaded: everything is denied");
   }
-  AccessDecision d = policy->Decide(ctx, req);
-  if (!d.allowed) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        d.forbidden ? "forbidden" : "not permitted", ": ", req.action, " on ",
-        req.resource, " (rule ", absl::StrJoin(d.rules, ", "), ")",
-        d.hint.empty() ? "" : "; ", d.hint));
-  }
+  return absl::PermissionDeniedError(absl::StrCat(
+      d.forbidden ? "forbidden" : "not permitted", ": ", req.action, " on ",
+      req.resource, " (rule ", absl::StrJoin(d.rules, ", "), ")",
+      d.hint.empty() ? "" : "; ", d.hint));
+}
+
+absl::StatusOr<AccessDecision> AccessEnforcer::Check(
+    const RequestContext& ctx, const AccessRequest& req) const {
+  AccessDecision d = Decide(ctx, req);
+  if (absl::Status s = DenialOf(req, d); !s.ok())
+    return s;
   return d;
 }
 

@@ -31,6 +31,8 @@ namespace carelog::services {
 inline constexpr char kResourceLedger[] = "ledger";
 inline constexpr char kActionRead[] = "read";
 inline constexpr char kActionSubscribe[] = "subscribe";
+// The rule named by a decision taken with no policy loaded.
+inline constexpr char kNoPolicyRule[] = "no-policy-loaded";
 
 // What the handler knows about the actor's relationship to the patient and
 // the patient's flags, from the patient aggregate. Unknown → all false, which
@@ -90,9 +92,20 @@ class AccessEnforcer {
   explicit AccessEnforcer(std::shared_ptr<const AccessPolicy> policy);
 
   // The decision for `req`. Errors: PERMISSION_DENIED naming the resource,
-  // action and deciding rule(s) when not allowed.
+  // action and deciding rule(s) when not allowed (DenialOf).
   absl::StatusOr<AccessDecision> Check(const RequestContext& ctx,
                                        const AccessRequest& req) const;
+
+  // The decision for `req`, allowed or not — what an audit record of a denial
+  // needs (its rules, forbidden or not, the policy hash). With no policy
+  // loaded: not allowed, rule kNoPolicyRule.
+  AccessDecision Decide(const RequestContext& ctx,
+                        const AccessRequest& req) const;
+
+  // OK for an allowed decision; else PERMISSION_DENIED "forbidden: …" or "not
+  // permitted: …" naming the action, resource and rule(s) (and the hint).
+  static absl::Status DenialOf(const AccessRequest& req,
+                               const AccessDecision& d);
 
   void SetPolicy(std::shared_ptr<const AccessPolicy> policy);
   // The policy in force (may be null).
