@@ -80,6 +80,47 @@ TEST(PatientAggregateTest, EachEventChangesTheStateItNames) {
   EXPECT_TRUE(s.flags.vip());
 }
 
+TEST(PatientAggregateTest, RestrictionsFoldAndBecomePolicyForbids) {
+  PatientState s = Registered();
+  DisclosureRestrictionRecorded rec;
+  rec.mutable_restriction()->set_restriction_id("rst-1");
+  rec.mutable_restriction()->set_party_kind(RESTRICTED_PARTY_KIND_ROLE);
+  rec.mutable_restriction()->set_party("billing_clerk");
+  rec.mutable_restriction()->add_resources("billing");
+  ASSERT_THAT(FoldPatient(&s, Ev(rec)), IsOk());
+  rec.mutable_restriction()->set_restriction_id("rst-2");
+  rec.mutable_restriction()->set_party_kind(RESTRICTED_PARTY_KIND_ACTOR);
+  rec.mutable_restriction()->set_party("dr-9");
+  rec.mutable_restriction()->clear_resources();
+  ASSERT_THAT(FoldPatient(&s, Ev(rec)), IsOk());
+
+  auto r = PatientFactsFor(s, "anyone").restrictions;
+  ASSERT_EQ(r.size(), 2u);
+  EXPECT_EQ(r[0].id, "rst-1");
+  EXPECT_EQ(r[0].kind, policies::PatientRestriction::PartyKind::kRole);
+  EXPECT_EQ(r[0].party, "billing_clerk");
+  ASSERT_EQ(r[0].resources.size(), 1u);
+  EXPECT_EQ(r[0].resources[0], policies::Resource::kBilling);
+  // No resources: every resource of patient data, never audit or ledger.
+  EXPECT_EQ(r[1].resources.size(), policies::kResourceCount - 2);
+  for (const auto res : r[1].resources) {
+    EXPECT_NE(res, policies::Resource::kAudit);
+    EXPECT_NE(res, policies::Resource::kLedger);
+  }
+
+  // A name the model does not know widens the restriction to all patient
+  // data rather than dropping it.
+  s.restrictions.Mutable(0)->add_resources("clinical.renamed");
+  r = PatientFactsFor(s, "anyone").restrictions;
+  EXPECT_EQ(r[0].resources.size(), policies::kResourceCount - 2);
+
+  DisclosureRestrictionLifted lift;
+  lift.set_restriction_id("rst-1");
+  ASSERT_THAT(FoldPatient(&s, Ev(lift)), IsOk());
+  ASSERT_EQ(s.restrictions.size(), 1);
+  EXPECT_EQ(s.restrictions.Get(0).restriction_id(), "rst-2");
+}
+
 TEST(PatientAggregateTest, UnknownEventTypeIsDataLossNotSkipped) {
   PatientState s = Registered();
   Date not_a_patient_event;
