@@ -206,7 +206,8 @@ std::vector<LeafValue> ValidCandidates(const Leaf& leaf) {
                {"email", "synthetic.person@example.org"},
                {"postal code", "12345"},
                {"date", "2030-06-15"},
-               {"word", "general"}})
+               {"word", "general"},
+               {"policy resource", "billing"}})
         order.push_back(p);
       for (auto& [what, v] : order)
         out.push_back(String(what, v));
