@@ -145,6 +145,7 @@ void ApplyAuditMasks(const std::vector<std::string>& masked_fields,
     } else if (f == "resource") {
       a->clear_resource();
       a->clear_method();
+      a->clear_target_position();
       a->clear_masked_fields();
     } else if (f == "action") {
       a->clear_action();
@@ -178,7 +179,8 @@ std::string CsvHeader() {
   return "position,time,actor,roles,calling_service,client_address,purpose,"
          "reason,patient_id,resource,action,method,outcome,forbidden,rules,"
          "policy_hash,fields_masked,request_id,anomalies,break_glass,"
-         "review_decision,reviewer,reviewed_at,record_masked_fields\r\n";
+         "review_decision,reviewer,reviewed_at,record_masked_fields,"
+         "target_position\r\n";
 }
 
 std::string CsvLine(const AuditRecord& r) {
@@ -210,6 +212,7 @@ std::string CsvLine(const AuditRecord& r) {
       r.has_review() ? r.review().reviewer() : "",
       r.has_review() ? Rfc3339(r.review().reviewed_at_micros()) : "",
       Joined(r.masked_fields()),
+      a.target_position() == 0 ? "" : absl::StrCat(a.target_position()),
   };
   std::string line;
   for (size_t i = 0; i < v.size(); ++i) {
@@ -338,6 +341,8 @@ absl::StatusOr<std::string> FhirAuditEventJson(const AuditRecord& r) {
   detail("action", a.action());
   detail("fields_masked", absl::StrJoin(a.masked_fields(), ","));
   detail("request_id", a.request_id());
+  if (a.target_position() != 0)
+    detail("target_position", absl::StrCat(a.target_position()));
   detail("anomalies", absl::StrJoin(AnomalyNames(r), ","));
   if (r.has_review())
     detail("break_glass_review", ReviewDecisionName(r.review().decision()));

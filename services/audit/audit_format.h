@@ -33,7 +33,8 @@ std::string Rfc3339(int64_t micros);
 // The CSV header line and one record's line (each ends in "\r\n"). Values
 // with a comma, quote or line break are quoted; a value starting with = + -
 // @ or a tab is prefixed with ' (no formula injection in spreadsheets).
-// Multi-valued fields are joined with ';'.
+// Multi-valued fields are joined with ';'. New columns are appended at the
+// end (target_position, the ledger position a proof request asked about).
 std::string CsvHeader();
 std::string CsvLine(const carelog::v1::AuditRecord& record);
 

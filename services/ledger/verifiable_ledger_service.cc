@@ -137,8 +137,7 @@ grpc::ServerUnaryReactor* VerifiableLedgerServiceImpl::Run(
     carelog::v1::AccessAudited record =
         AuditRecordOf(*rc, method, request, decision);
     record.set_patient_id(*patient);
-    // The position asked about travels with the method, as a query string.
-    record.set_method(absl::StrCat(method, "?position=", position));
+    record.set_target_position(position);
     AppendAuditEvents(ledger_, {record}, *rc, "audit-proof-", log_,
                       [reactor, result](absl::Status s) {
                         // Fail closed: no reply without its durable record.

@@ -12,9 +12,9 @@
 // Audit. A request by position (GetInclusionProof, GetVerifiedEvent) whose
 // event is on an audit stream (audit/<patient> or audit/system) is an audit
 // query: one AccessAudited event (resource "ledger", action "read", method
-// "/carelog.v1.VerifiableLedgerService/<RPC>?position=<N>", the patient of
-// that trail) is appended to the same
-// trail and must be durable before the reply; if the append fails the call
+// "/carelog.v1.VerifiableLedgerService/<RPC>", target_position <N>, the
+// patient of that trail) is appended to the same trail and must be durable
+// before the reply; if the append fails the call
 // fails UNAVAILABLE (fail closed). Denied requests for such a position are
 // recorded too (PERMISSION_DENIED only after the record is durable). Requests
 // not naming a position (checkpoints, consistency proofs, the key) and

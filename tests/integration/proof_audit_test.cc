@@ -3,18 +3,25 @@
 // audit event (AccessAudited on the same trail, with the position) durably
 // before it replies, records denials too, fails closed when the record cannot
 // be written, and leaves requests about other events unrecorded. The position
-// asked about is part of the recorded method
-// ("…/GetInclusionProof?position=N").
+// asked about is the record's target_position (the method stays the plain
+// RPC name), and audit exports show it; records written before that field
+// existed still decode.
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 
 #include "carelog/v1/audit.pb.h"
 #include "carelog/v1/proofs.grpc.pb.h"
 #include "crypto/key_file.h"
+#include "services/audit/audit_format.h"
 #include "services/domain/event_codec.h"
 #include "tests/integration/harness.h"
 #include "tests/testing/status_matchers.h"
@@ -68,6 +75,31 @@ class ProofAuditTest : public ServerTest {
     return a;
   }
 
+  // The valueString of the FHIR AuditEvent's entity detail `type` ("" when
+  // there is none).
+  static std::string FhirDetail(const carelog::v1::AuditRecord& rec,
+                                const std::string& type) {
+    auto json = services::audit::FhirAuditEventJson(rec);
+    EXPECT_THAT(json, IsOk());
+    google::protobuf::Struct ev;
+    if (!json.ok() ||
+        !google::protobuf::util::JsonStringToMessage(*json, &ev).ok()) {
+      ADD_FAILURE() << "not JSON";
+      return "";
+    }
+    for (const auto& entity : ev.fields().at("entity").list_value().values()) {
+      const auto& f = entity.struct_value().fields();
+      if (f.find("detail") == f.end())
+        continue;
+      for (const auto& d : f.at("detail").list_value().values()) {
+        const auto& df = d.struct_value().fields();
+        if (df.at("type").string_value() == type)
+          return df.at("valueString").string_value();
+      }
+    }
+    return "";
+  }
+
   std::unique_ptr<VerifiableLedgerService::Stub> stub_;
 };
 
@@ -82,8 +114,8 @@ TEST_F(ProofAuditTest, ProofOfAnAuditEventIsRecordedOnTheSameTrail) {
   const AccessAudited a = RecordAt(audited + 1, &stream);
   EXPECT_EQ(stream, "audit/p-0001");
   EXPECT_EQ(a.patient_id(), "p-0001");
-  EXPECT_EQ(a.method(), absl::StrCat(kMethodPrefix,
-                                     "GetInclusionProof?position=", audited));
+  EXPECT_EQ(a.method(), absl::StrCat(kMethodPrefix, "GetInclusionProof"));
+  EXPECT_EQ(a.target_position(), audited);
   EXPECT_EQ(a.actor(), "op-0001");
   EXPECT_EQ(a.purpose(), "HOPERAT");
   EXPECT_EQ(a.resource(), "ledger");
@@ -102,8 +134,8 @@ TEST_F(ProofAuditTest, ProofOfAnAuditEventIsRecordedOnTheSameTrail) {
   ASSERT_TRUE(stub_->GetVerifiedEvent(&ctx, req, &ev).ok());
   ASSERT_EQ(Head(), audited + 2);
   const AccessAudited b = RecordAt(audited + 2, &stream);
-  EXPECT_EQ(b.method(),
-            absl::StrCat(kMethodPrefix, "GetVerifiedEvent?position=", audited));
+  EXPECT_EQ(b.method(), absl::StrCat(kMethodPrefix, "GetVerifiedEvent"));
+  EXPECT_EQ(b.target_position(), audited);
 
   // The system trail (decisions about no patient) records on audit/system.
   const uint64_t sys = AppendOne("c-3", "audit/system").last_position;
@@ -111,8 +143,53 @@ TEST_F(ProofAuditTest, ProofOfAnAuditEventIsRecordedOnTheSameTrail) {
   const AccessAudited c = RecordAt(sys + 1, &stream);
   EXPECT_EQ(stream, "audit/system");
   EXPECT_EQ(c.patient_id(), "");
-  EXPECT_EQ(c.method(),
-            absl::StrCat(kMethodPrefix, "GetInclusionProof?position=", sys));
+  EXPECT_EQ(c.method(), absl::StrCat(kMethodPrefix, "GetInclusionProof"));
+  EXPECT_EQ(c.target_position(), sys);
+
+  // Audit exports show it: the CSV column and the FHIR entity detail.
+  carelog::v1::AuditRecord rec;
+  rec.set_position(audited + 1);
+  *rec.mutable_access() = a;
+  const std::vector<std::string> header =
+      absl::StrSplit(services::audit::CsvHeader(), ',');
+  const std::vector<std::string> line =
+      absl::StrSplit(services::audit::CsvLine(rec), ',');
+  ASSERT_EQ(line.size(), header.size());
+  EXPECT_EQ(header.back(), "target_position\r\n");
+  EXPECT_EQ(line.back(), absl::StrCat(audited, "\r\n"));
+  EXPECT_EQ(FhirDetail(rec, "target_position"), absl::StrCat(audited));
+}
+
+// An AccessAudited written before target_position existed (the position was
+// then in the method) still decodes from the ledger, with target 0.
+TEST_F(ProofAuditTest, RecordsFromBeforeTheTargetFieldStillDecode) {
+  const uint64_t audited = AppendOne("c-1", "audit/p-0001").last_position;
+  AccessAudited old;
+  old.set_actor("op-0001");
+  old.set_patient_id("p-0001");
+  old.set_method(
+      absl::StrCat(kMethodPrefix, "GetInclusionProof?position=", audited));
+  storage::AppendRequest req;
+  req.command_id = "old-record";
+  req.streams.push_back(storage::StreamAppend{
+      "audit/p-0001",
+      storage::ExpectedVersion::Any(),
+      {services::ToLedgerEvent(old, carelog::v1::EventMeta(),
+                               crypto::KeyClass::kAudit, "p-0001")}});
+  auto r = server_->ledger()->Append(req);
+  ASSERT_THAT(r, IsOk());
+  std::string stream;
+  const AccessAudited a = RecordAt(r->last_position, &stream);
+  EXPECT_EQ(a.method(), old.method());
+  EXPECT_EQ(a.target_position(), 0u);
+  EXPECT_EQ(a.actor(), "op-0001");
+  // Exports leave its target empty (not "0") and keep the old method.
+  carelog::v1::AuditRecord rec;
+  *rec.mutable_access() = a;
+  const std::string line = services::audit::CsvLine(rec);
+  EXPECT_TRUE(absl::EndsWith(line, ",\r\n")) << line;
+  EXPECT_THAT(line, ::testing::HasSubstr("GetInclusionProof?position="));
+  EXPECT_EQ(FhirDetail(rec, "target_position"), "");
 }
 
 TEST_F(ProofAuditTest, RequestsAboutOtherEventsAreNotRecorded) {
@@ -150,8 +227,8 @@ TEST_F(ProofAuditTest, DeniedRequestForAnAuditEventIsRecordedBeforeTheDenial) {
   const AccessAudited a = RecordAt(audited + 1, &stream);
   EXPECT_EQ(stream, "audit/p-0001");
   EXPECT_EQ(a.outcome(), carelog::v1::ACCESS_OUTCOME_DENIED);
-  EXPECT_EQ(a.method(), absl::StrCat(kMethodPrefix,
-                                     "GetInclusionProof?position=", audited));
+  EXPECT_EQ(a.method(), absl::StrCat(kMethodPrefix, "GetInclusionProof"));
+  EXPECT_EQ(a.target_position(), audited);
   // A denied request naming no audit event is answered at once, unrecorded.
   EXPECT_THAT(Inclusion(0, 0, TokenWithRoles({"front-desk"}), &proof),
               GrpcStatusIs(grpc::StatusCode::PERMISSION_DENIED, "ledger"));
