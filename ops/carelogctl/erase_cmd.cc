@@ -152,6 +152,23 @@ int RunErase(const EraseFlags& f) {
         r->checkpoint_covers_erasure ? "true" : "false");
     return kExitOk;
   }
+  if (f.ledger.common.csv) {
+    std::fputs(
+        "subject_id,erasure_position,erased_at,already_erased,key_purged,head,"
+        "chain_hash,checkpoint_tree_size,checkpoint_covers_erasure\n",
+        stdout);
+    std::fputs(
+        CsvRow({r->subject_id, absl::StrCat(r->position),
+                FormatTimeMicros(r->erased_at_micros),
+                r->already_erased ? "true" : "false",
+                r->purged ? "true" : "false", absl::StrCat(r->head.position),
+                crypto::ToHex(r->head.chain_hash),
+                r->checkpoint ? absl::StrCat(r->checkpoint->tree_size) : "",
+                r->checkpoint_covers_erasure ? "true" : "false"})
+            .c_str(),
+        stdout);
+    return kExitOk;
+  }
   std::printf("ERASURE RECEIPT\n");
   std::printf("  subject           %s\n", r->subject_id.c_str());
   std::printf("  erasure event     position %llu (stream erasure/%s)%s\n",
@@ -273,6 +290,13 @@ int RunHold(const HoldFlags& f, int op /*0 set, 1 clear, 2 show*/) {
         JsonStr(f.subject).c_str(), hold ? "true" : "false",
         hold ? JsonStr(FormatTimeMicros(hold->set_at_micros)).c_str() : "null",
         static_cast<unsigned long long>(hold ? hold->position : 0));
+  } else if (f.ledger.common.csv) {
+    std::fputs("subject_id,hold,set_at,position\n", stdout);
+    std::fputs(CsvRow({f.subject, hold ? "true" : "false",
+                       hold ? FormatTimeMicros(hold->set_at_micros) : "",
+                       absl::StrCat(hold ? hold->position : 0)})
+                   .c_str(),
+               stdout);
   } else if (hold) {
     std::printf("%s: under legal hold since %s (event position %llu)\n",
                 f.subject.c_str(),
@@ -315,6 +339,7 @@ void RegisterEraseCommands(CLI::App& app, CommandTable* table,
                    "checkpoint origin (carelogd's checkpoint_origin)")
       ->default_str(storage::kDefaultCheckpointOrigin);
   AddLedgerFlags(erase, &ef->ledger, /*reason_flag=*/false);
+  AddCsvFlag(erase, &ef->ledger.common);
   table->Add(erase, [ef] { return RunErase(*ef); });
 
   auto* hold = app.add_subcommand(
@@ -338,6 +363,8 @@ void RegisterEraseCommands(CLI::App& app, CommandTable* table,
           ->required();
     }
     AddLedgerFlags(cmd, &hf->ledger);
+    if (op == 2)
+      AddCsvFlag(cmd, &hf->ledger.common);
     table->Add(cmd, [hf, op] { return RunHold(*hf, op); });
   }
 }

@@ -63,17 +63,15 @@ void PrintStatuses(
         "name,state,position,head,lag,generation,rebuilding,rebuild_position,"
         "failed_position,events_applied,error\n");
     for (const auto& p : ps) {
-      std::printf("%s,%s,%llu,%llu,%llu,%llu,%s,%llu,%llu,%llu,%s\n",
-                  p.name().c_str(), StateName(p.state()),
-                  static_cast<unsigned long long>(p.position()),
-                  static_cast<unsigned long long>(p.head()),
-                  static_cast<unsigned long long>(p.lag()),
-                  static_cast<unsigned long long>(p.generation()),
-                  p.rebuilding() ? "true" : "false",
-                  static_cast<unsigned long long>(p.rebuild_position()),
-                  static_cast<unsigned long long>(p.failed_position()),
-                  static_cast<unsigned long long>(p.events_applied()),
-                  JsonStr(p.error()).c_str());
+      std::fputs(CsvRow({p.name(), StateName(p.state()),
+                         absl::StrCat(p.position()), absl::StrCat(p.head()),
+                         absl::StrCat(p.lag()), absl::StrCat(p.generation()),
+                         p.rebuilding() ? "true" : "false",
+                         absl::StrCat(p.rebuild_position()),
+                         absl::StrCat(p.failed_position()),
+                         absl::StrCat(p.events_applied()), p.error()})
+                     .c_str(),
+                 stdout);
     }
     return;
   }
@@ -193,14 +191,14 @@ void RegisterProjectionsCommands(CLI::App& app, CommandTable* table,
   table->Add(rebuild, [f] { return RunRebuild(*f); });
 }
 
-int RunVerifyServer(const ClientFlags& client, bool json, bool progress) {
+int RunVerifyServer(const ClientFlags& client, const CommonFlags& out) {
   constexpr char kWhat[] = "verify";
-  ProgressPrinter printer(progress);
+  ProgressPrinter printer(!out.quiet && !out.Json());
   auto r = OnlineVerifyLedger(client, printer.Fn());
   if (!r.ok())
     return Fail(ExitCodeFor(r.status()), kWhat, r.status());
   const bool ok = r->chain().ok() && r->merkle().ok();
-  if (json) {
+  if (out.Json()) {
     std::printf(
         "{\"ok\":%s,\"head\":%llu,\"chain_hash\":%s,"
         "\"chain\":{\"ok\":%s,\"events_checked\":%llu,"
@@ -222,6 +220,24 @@ int RunVerifyServer(const ClientFlags& client, bool json, bool progress) {
         static_cast<unsigned long long>(r->merkle().first_bad_position()),
         static_cast<unsigned long long>(r->bad_checkpoint_size()),
         JsonStr(r->merkle().problem()).c_str());
+  } else if (out.csv) {
+    std::fputs(kVerifyCsvHeader, stdout);
+    std::fputs(
+        VerifyCsvRow("chain", r->chain().ok(), r->chain().events_checked(),
+                     r->head_position(), r->chain().first_bad_position(),
+                     crypto::BytesToHex(r->chain_hash()), r->chain().problem())
+            .c_str(),
+        stdout);
+    std::fputs(VerifyCsvRow("merkle", r->merkle().ok(), r->tree_size(),
+                            r->tree_size(), r->merkle().first_bad_position(),
+                            "", r->merkle().problem())
+                   .c_str(),
+               stdout);
+    std::fputs(
+        VerifyCsvRow("checkpoints", r->merkle().ok(), r->checkpoints_checked(),
+                     r->latest_checkpoint(), r->bad_checkpoint_size(), "", "")
+            .c_str(),
+        stdout);
   } else {
     if (r->chain().ok()) {
       std::printf(

@@ -70,6 +70,37 @@ std::string JsonStr(absl::string_view s) {
   return out;
 }
 
+std::string CsvRow(const std::vector<std::string>& fields) {
+  std::string line;
+  for (size_t i = 0; i < fields.size(); ++i) {
+    if (i > 0)
+      line.push_back(',');
+    const std::string& f = fields[i];
+    if (f.find_first_of(",\"\r\n") == std::string::npos) {
+      line += f;
+      continue;
+    }
+    line.push_back('"');
+    for (char c : f) {
+      if (c == '"')
+        line.push_back('"');
+      line.push_back(c);
+    }
+    line.push_back('"');
+  }
+  line.push_back('\n');
+  return line;
+}
+
+std::string VerifyCsvRow(absl::string_view check, bool ok, uint64_t checked,
+                         uint64_t position, uint64_t first_bad_position,
+                         absl::string_view hash, absl::string_view problem) {
+  return CsvRow({std::string(check), ok ? "true" : "false",
+                 absl::StrCat(checked), absl::StrCat(position),
+                 absl::StrCat(first_bad_position), std::string(hash),
+                 std::string(problem)});
+}
+
 std::string LedgerDirOf(const std::string& data_dir) {
   return absl::StrCat(data_dir, "/ledger");
 }

@@ -24,7 +24,7 @@
 
 namespace carelog::ctl {
 
-// Exit codes (as main.cc documents them).
+// Exit codes (as cli.h and docs/operations documents them).
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailed = 1;
 inline constexpr int kExitUsage = 2;
@@ -74,6 +74,21 @@ int ExitCodeFor(const absl::Status& s);
 
 // A JSON string literal (quoted, escaped).
 std::string JsonStr(absl::string_view s);
+
+// One CSV line (RFC 4180, ending in "\n"): a field holding a comma, quote or
+// line break is quoted, quotes doubled.
+std::string CsvRow(const std::vector<std::string>& fields);
+
+// verify --csv (every mode): one row per check — chain, merkle, checkpoints
+// (offline); chain, merkle (--server); proofs (--online). `checked` counts
+// events, leaves, checkpoints or proven positions; `position` is the head,
+// tree size or latest checkpoint verified through; `hash` the chain hash,
+// Merkle root or the checkpoint key's name; `problem` empty when ok.
+inline constexpr char kVerifyCsvHeader[] =
+    "check,ok,checked,position,first_bad_position,hash,problem\n";
+std::string VerifyCsvRow(absl::string_view check, bool ok, uint64_t checked,
+                         uint64_t position, uint64_t first_bad_position,
+                         absl::string_view hash, absl::string_view problem);
 
 // carelogd's layout: DATA_DIR/ledger is the RocksDB directory.
 std::string LedgerDirOf(const std::string& data_dir);

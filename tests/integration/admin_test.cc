@@ -18,49 +18,41 @@
 #include "gtest/gtest.h"
 
 #include "carelog/v1/audit.pb.h"
+#include "crypto/hash.h"
 #include "crypto/key_file.h"
 #include "ops/carelogctl/admin_client.h"
 #include "ops/carelogctl/client.h"
 #include "ops/carelogctl/ops_commands.h"
 #include "services/admin/admin_service.h"
 #include "services/domain/event_codec.h"
-#include "services/server/policy_access.h"
 #include "storage/backup.h"
-#include "tests/integration/ctl_driver.h"
 #include "tests/integration/harness.h"
+#include "tests/ops/ctl_driver.h"
 #include "tests/testing/ledger_fixture.h"
 #include "tests/testing/status_matchers.h"
 
 namespace carelog::integration {
 namespace {
 
+using ::carelog::testing::CsvColumn;
+using ::carelog::testing::CtlResult;
 using ::carelog::testing::IsOk;
+using ::carelog::testing::ParseCsv;
+using ::carelog::testing::RunCtl;
 using ::carelog::testing::StatusIs;
 using ::testing::HasSubstr;
 
 class AdminTest : public ServerTest {
  protected:
   void SetUp() override {
-    auto policy = services::LoadAccessPolicy("");
-    ASSERT_THAT(policy, IsOk());
-    policy_ = *policy;
+    UseDefaultPolicy();
     auto k = crypto::CreateKeyFile(dir_.Sub("checkpoint.key"));
     ASSERT_THAT(k, IsOk());
     config_.signing_key_file = dir_.Sub("checkpoint.key");
     config_.checkpoint_every_events = 0;
     config_.checkpoint_interval_seconds = 0;
-    StartWithPolicy();
+    StartServer();
     admin_ = Token();  // ledger-admin
-  }
-
-  // As ServerTest::StartServer, enforcing the shipped default policy.
-  void StartWithPolicy() {
-    auto s = services::CarelogServer::Start(
-        config_, carelog::testing::TestKek(),
-        services::JsonLog::File(dir_.Sub("server.log"), "info"), nullptr,
-        policy_);
-    ASSERT_THAT(s, IsOk());
-    server_ = std::move(*s);
   }
 
   std::string Address() const {
@@ -105,7 +97,6 @@ class AdminTest : public ServerTest {
     return out;
   }
 
-  std::shared_ptr<const services::AccessPolicy> policy_;
   std::string admin_;
   int next_ = 0;
 };
@@ -169,7 +160,7 @@ TEST_F(AdminTest, OnlineBackupWhileAppendingThenWipeRestoreVerify) {
       RunCtl({"backup", "restore", "--backup-dir", backups, "--to",
               config_.data_dir, "--quiet"});
   ASSERT_EQ(restored.exit_code, 0) << restored.out;
-  StartWithPolicy();
+  StartServer();
   const storage::Head head = server_->ledger()->GetHead();
   EXPECT_EQ(head.position, backed_up.position);
   EXPECT_EQ(head.chain_hash, backed_up.chain_hash);
@@ -180,15 +171,9 @@ TEST_F(AdminTest, OnlineBackupWhileAppendingThenWipeRestoreVerify) {
   ASSERT_THAT(root_after, IsOk());
   EXPECT_EQ(*root_after, *root);
   // The restored server checks itself: chain, tree and signed checkpoints.
-  ctl::ClientFlags client;
-  client.server = Address();
-  client.token = Token();
-  ::testing::internal::CaptureStdout();
-  const int verify_code =
-      ctl::RunVerifyServer(client, /*json=*/false, /*progress=*/false);
-  const std::string verify_out = ::testing::internal::GetCapturedStdout();
-  EXPECT_EQ(verify_code, 0) << verify_out;
-  EXPECT_THAT(verify_out, HasSubstr("checkpoints"));
+  const CtlResult self_check = Ctl({"verify"}, Token());
+  EXPECT_EQ(self_check.exit_code, 0) << self_check.out << self_check.err;
+  EXPECT_THAT(self_check.out, HasSubstr("checkpoints"));
 }
 
 TEST_F(AdminTest, LegalHoldBlocksOnlineErasureUntilCleared) {
@@ -248,6 +233,28 @@ TEST_F(AdminTest, ProjectionsStatusAndRebuildThroughTheCli) {
   ASSERT_EQ(r.exit_code, 0) << r.out;
   EXPECT_THAT(r.out, HasSubstr("\"name\":\"patients\""));
   EXPECT_THAT(r.out, HasSubstr("\"rebuilding\":false"));
+}
+
+TEST_F(AdminTest, VerifyAndLegalHoldPrintParsableCsvOnline) {
+  AppendFor("p-0005", 4);
+  CtlResult r = Ctl({"verify", "--csv"}, admin_);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto rows = ParseCsv(r.out);
+  EXPECT_THAT(CsvColumn(rows, "check"),
+              ::testing::ElementsAre("chain", "merkle", "checkpoints"));
+  EXPECT_THAT(CsvColumn(rows, "ok"),
+              ::testing::ElementsAre("true", "true", "true"));
+  EXPECT_EQ(CsvColumn(rows, "position")[0], "4");
+  EXPECT_EQ(CsvColumn(rows, "hash")[0],
+            crypto::ToHex(server_->ledger()->GetHead().chain_hash));
+
+  r = Ctl({"legal-hold", "show", "p-0005", "--csv"}, admin_);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(
+      ParseCsv(r.out),
+      ::testing::ElementsAre(
+          ::testing::ElementsAre("subject_id", "hold", "set_at", "position"),
+          ::testing::ElementsAre("p-0005", "false", "", "0")));
 }
 
 TEST_F(AdminTest, RefusalsAndBadArgumentsChangeNothing) {

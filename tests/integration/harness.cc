@@ -109,11 +109,18 @@ ServerTest::~ServerTest() {
 absl::Status ServerTest::TryStartServer() {
   auto server = services::CarelogServer::Start(
       config_, carelog::testing::TestKek(),
-      services::JsonLog::File(dir_.Sub("server.log"), "info"));
+      services::JsonLog::File(dir_.Sub("server.log"), "info"), nullptr,
+      policy_);
   if (!server.ok())
     return server.status();
   server_ = std::move(*server);
   return absl::OkStatus();
+}
+
+void ServerTest::UseDefaultPolicy() {
+  auto policy = services::LoadAccessPolicy("");
+  ASSERT_TRUE(policy.ok()) << policy.status();
+  policy_ = *policy;
 }
 
 void ServerTest::StartServer() {

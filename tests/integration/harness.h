@@ -25,6 +25,7 @@
 #include "carelog/v1/ledger.grpc.pb.h"
 #include "crypto/jwt.h"
 #include "services/server/config.h"
+#include "services/server/policy_access.h"
 #include "services/server/server.h"
 #include "storage/types.h"
 #include "tests/testing/temp_dir.h"
@@ -90,10 +91,13 @@ class ServerTest : public ::testing::Test {
   ServerTest();
   ~ServerTest() override;
 
-  // Starts the server with config_. Returns its status (tests of start-up
-  // refusals); StartServer() asserts success.
+  // Starts the server with config_ (and policy_). Returns its status (tests
+  // of start-up refusals); StartServer() asserts success.
   absl::Status TryStartServer();
   void StartServer();
+
+  // Sets policy_ to the shipped default policy, as carelogd enforces it.
+  void UseDefaultPolicy();
 
   // A valid token unless `o` says otherwise, signed by the ES256 key.
   std::string Token(const TokenOptions& o = {}) const;
@@ -114,6 +118,8 @@ class ServerTest : public ::testing::Test {
   services::ServerConfig config_;
   std::unique_ptr<crypto::TokenSigner> es256_;
   std::unique_ptr<crypto::TokenSigner> eddsa_;
+  // The access policy the server enforces; null: the built-in ledger rules.
+  std::shared_ptr<const services::AccessPolicy> policy_;
   std::unique_ptr<services::CarelogServer> server_;
 };
 

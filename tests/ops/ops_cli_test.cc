@@ -1,5 +1,5 @@
-// carelogctl operations subcommands, driven in process exactly as main()
-// wires them: every bad argument exits 2 with nothing changed; the happy
+// carelogctl operations subcommands, driven in process through carelogctl's
+// own entry point: every bad argument exits 2 with nothing changed; the happy
 // paths (backup create/list/verify/restore, restore --as-of, legal-hold,
 // erase-subject, keys rotate-kek) exit 0 and leave a working ledger.
 #include <filesystem>
@@ -11,11 +11,11 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
-#include "CLI/CLI.hpp"
 #include "crypto/hash.h"
 #include "crypto/key_file.h"
-#include "ops/carelogctl/ops_commands.h"
+#include "ops/carelogctl/ops_common.h"
 #include "storage/ledger.h"
+#include "tests/ops/ctl_driver.h"
 #include "tests/testing/ledger_fixture.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
@@ -23,39 +23,21 @@
 namespace carelog::ctl {
 namespace {
 
+using ::carelog::testing::CsvColumn;
+using ::carelog::testing::CtlResult;
 using ::carelog::testing::IsOk;
 using ::carelog::testing::OneEvent;
+using ::carelog::testing::ParseCsv;
+using ::carelog::testing::RunCtl;
 using ::carelog::testing::TempDir;
 using ::carelog::testing::TestKek;
 using ::carelog::testing::TestLedgerOptions;
+using ::testing::ElementsAre;
 
-// The command line as main() parses it (parse errors exit 2, --help 0).
+// carelogctl's real command line, without progress lines.
 int Ctl(std::vector<std::string> args) {
-  CLI::App app{"carelogctl"};
-  app.require_subcommand(1);
-  bool json = false;
-  app.add_flag("--json", json, "json");
-  auto* keys = app.add_subcommand("keys", "keys");
-  keys->require_subcommand(1);
-  CommandTable table;
-  RegisterBackupCommands(app, &table, &json);
-  RegisterRestoreCommands(app, &table, &json);
-  RegisterKeysCommands(*keys, &table, &json);
-  RegisterEraseCommands(app, &table, &json);
-  args.insert(args.begin(), "carelogctl");
   args.push_back("--quiet");
-  std::vector<char*> argv;
-  for (auto& a : args)
-    argv.push_back(a.data());
-  try {
-    app.parse(static_cast<int>(argv.size()), argv.data());
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? kExitOk : kExitUsage;
-  }
-  int rc = -1;
-  if (!table.RunParsed(&rc))
-    return -1;
-  return rc;
+  return RunCtl(std::move(args)).exit_code;
 }
 
 class OpsCliTest : public ::testing::Test {
@@ -225,6 +207,54 @@ TEST_F(OpsCliTest, OperationsSucceedEndToEnd) {
   l->reset();
   EXPECT_FALSE(
       storage::Ledger::Open(TestLedgerOptions(LedgerDirOf(data_), 0)).ok());
+}
+
+TEST_F(OpsCliTest, VerifyHoldAndErasureReceiptPrintParsableCsv) {
+  CtlResult r = RunCtl({"verify", "--data-dir", data_, "--csv", "--quiet"});
+  ASSERT_EQ(r.exit_code, kExitOk) << r.err;
+  auto rows = ParseCsv(r.out);
+  EXPECT_THAT(CsvColumn(rows, "check"),
+              ElementsAre("chain", "merkle", "checkpoints"));
+  EXPECT_THAT(CsvColumn(rows, "ok"), ElementsAre("true", "true", "true"));
+  EXPECT_THAT(CsvColumn(rows, "checked"), ElementsAre("6", "6", "0"));
+  EXPECT_EQ(CsvColumn(rows, "hash")[0], crypto::ToHex(head_.chain_hash));
+  EXPECT_EQ(CsvColumn(rows, "problem")[2], "signatures not checked: no key");
+
+  ASSERT_EQ(Ctl({"legal-hold", "set", "s1", "--reference", "CASE-1",
+                 "--data-dir", data_, "--key-file", old_key_}),
+            kExitOk);
+  const std::vector<std::string> show = {"legal-hold", "show",       "s1",
+                                         "--csv",      "--data-dir", data_,
+                                         "--key-file", old_key_};
+  r = RunCtl(show);
+  ASSERT_EQ(r.exit_code, kExitOk) << r.err;
+  rows = ParseCsv(r.out);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_THAT(rows[0], ElementsAre("subject_id", "hold", "set_at", "position"));
+  EXPECT_EQ(rows[1][0], "s1");
+  EXPECT_EQ(rows[1][1], "true");
+  EXPECT_THAT(rows[1][2], ::testing::StartsWith("20"));
+  EXPECT_EQ(rows[1][3], "7");
+  ASSERT_EQ(Ctl({"legal-hold", "clear", "s1", "--reference", "CASE-1",
+                 "--data-dir", data_, "--key-file", old_key_}),
+            kExitOk);
+  r = RunCtl(show);
+  ASSERT_EQ(r.exit_code, kExitOk) << r.err;
+  EXPECT_THAT(ParseCsv(r.out)[1], ElementsAre("s1", "false", "", "0"));
+
+  r = RunCtl({"erase-subject", "s1", "--reason", "req-1", "--basis", "GDPR-17",
+              "--data-dir", data_, "--key-file", old_key_, "--yes", "--csv",
+              "--quiet"});
+  ASSERT_EQ(r.exit_code, kExitOk) << r.err;
+  rows = ParseCsv(r.out);
+  ASSERT_EQ(rows.size(), 2u);
+  const storage::Head after = Head();
+  EXPECT_EQ(CsvColumn(rows, "subject_id")[0], "s1");
+  EXPECT_EQ(CsvColumn(rows, "erasure_position")[0], "9");
+  EXPECT_EQ(CsvColumn(rows, "already_erased")[0], "false");
+  EXPECT_EQ(CsvColumn(rows, "head")[0], absl::StrCat(after.position));
+  EXPECT_EQ(CsvColumn(rows, "chain_hash")[0], crypto::ToHex(after.chain_hash));
+  EXPECT_EQ(CsvColumn(rows, "checkpoint_tree_size")[0], "");
 }
 
 }  // namespace
