@@ -14,7 +14,6 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
@@ -23,6 +22,7 @@
 #include "services/domain/event_codec.h"
 #include "tests/integration/harness.h"
 #include "tests/ops/ctl_driver.h"
+#include "tests/testing/audit_events.h"
 #include "tests/testing/status_matchers.h"
 
 namespace carelog::integration {
@@ -34,7 +34,6 @@ using ::carelog::testing::IsOk;
 using ::carelog::testing::ParseCsv;
 using ::carelog::testing::RunCtl;
 using carelog::v1::ACCESS_OUTCOME_ALLOWED;
-using carelog::v1::ACCESS_OUTCOME_BREAK_THE_GLASS;
 using carelog::v1::ACCESS_OUTCOME_DENIED;
 using carelog::v1::AccessAudited;
 using carelog::v1::AuditPage;
@@ -101,32 +100,6 @@ class AuditCliTest : public ServerTest {
     return a;
   }
 
-  // A break-the-glass access as the enforcement point records it.
-  uint64_t AppendBreakGlass(const std::string& actor,
-                            const std::string& patient) {
-    AccessAudited a;
-    a.set_actor(actor);
-    a.add_roles("clinician");
-    a.set_purpose("ETREAT");
-    a.set_reason("unconscious patient");
-    a.set_patient_id(patient);
-    a.set_resource("clinical.test_results");
-    a.set_action("read");
-    a.set_outcome(ACCESS_OUTCOME_BREAK_THE_GLASS);
-    a.add_rules("clinician-break-glass");
-    a.set_decided_at_micros(absl::ToUnixMicros(absl::Now()));
-    storage::AppendRequest req;
-    req.command_id = absl::StrCat("btg-", actor, "-", patient);
-    req.streams.push_back(storage::StreamAppend{
-        "audit/" + patient,
-        storage::ExpectedVersion::Any(),
-        {services::ToLedgerEvent(a, carelog::v1::EventMeta(),
-                                 crypto::KeyClass::kAudit, patient)}});
-    auto r = server_->ledger()->Append(req);
-    EXPECT_THAT(r, IsOk());
-    return r.ok() ? r->last_position : 0;
-  }
-
   // Accesses to both patients through carelogd's AdminService: two reads
   // of p-0001 (one denied), one of p-0002, and a break-the-glass read of
   // p-0001. Returns p-0001's trail.
@@ -134,7 +107,8 @@ class AuditCliTest : public ServerTest {
     EXPECT_EQ(Ctl({"legal-hold", "show", "p-0001"}, admin_).exit_code, 0);
     EXPECT_EQ(Ctl({"legal-hold", "show", "p-0002"}, admin_).exit_code, 0);
     EXPECT_EQ(Ctl({"legal-hold", "show", "p-0001"}, clerk_).exit_code, 1);
-    btg_ = AppendBreakGlass("dr-e", "p-0001");
+    btg_ = carelog::testing::AppendBreakGlassAccess(*server_->ledger(), "btg-1",
+                                                    "dr-e", "p-0001");
     std::vector<std::string> trail = TrailOf("p-0001");
     EXPECT_EQ(trail.size(), 3u);
     return trail;

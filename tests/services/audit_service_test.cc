@@ -22,6 +22,7 @@
 #include "services/domain/event_codec.h"
 #include "services/server/policy_access.h"
 #include "services/server/server.h"
+#include "tests/testing/audit_events.h"
 #include "tests/testing/ledger_fixture.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
@@ -158,26 +159,8 @@ class AuditServiceTest : public ::testing::Test {
   // A break-the-glass access as the enforcement point records it.
   uint64_t AppendBreakGlass(const std::string& actor,
                             const std::string& patient) {
-    AccessAudited a;
-    a.set_actor(actor);
-    a.add_roles("clinician");
-    a.set_purpose("ETREAT");
-    a.set_reason("unconscious patient");
-    a.set_patient_id(patient);
-    a.set_resource("clinical.test_results");
-    a.set_action("read");
-    a.set_outcome(ACCESS_OUTCOME_BREAK_THE_GLASS);
-    a.add_rules("clinician-break-glass");
-    a.set_decided_at_micros(absl::ToUnixMicros(absl::Now()));
-    storage::AppendRequest req;
-    req.command_id = absl::StrCat("btg-", ++n_);
-    req.streams.push_back(storage::StreamAppend{
-        "audit/" + patient,
-        storage::ExpectedVersion::Any(),
-        {ToLedgerEvent(a, EventMeta(), crypto::KeyClass::kAudit, patient)}});
-    auto r = server_->ledger()->Append(req);
-    EXPECT_THAT(r, IsOk());
-    return r.ok() ? r->last_position : 0;
+    return carelog::testing::AppendBreakGlassAccess(
+        *server_->ledger(), absl::StrCat("btg-", ++n_), actor, patient);
   }
 
   grpc::Status Review(uint64_t pos, BreakGlassReviewDecision d,
