@@ -20,6 +20,7 @@
 #include "grpcpp/grpcpp.h"
 
 #include "carelog/v1/audit.grpc.pb.h"
+#include "crypto/hash.h"
 #include "ops/carelogctl/client.h"
 #include "services/audit/audit_format.h"
 #include "services/audit/audit_service.h"
@@ -385,8 +386,9 @@ void AddReviewCommands(CLI::App* audit, CommandTable* table,
         ->required();
     cmd->add_option("--note", r->note, "review note (at most 2000 bytes)");
     cmd->add_option("--command-id", r->command_id,
-                    "idempotency key (default: review-POSITION, so that a "
-                    "retry records nothing twice)");
+                    "idempotency key (default: derived from POSITION, the "
+                    "decision and the note, so that a retry records nothing "
+                    "twice)");
     AddOnline(cmd, &r->flags);
     cmd->add_flag("--json", r->flags.common.json,
                   "machine-readable JSON output");
@@ -408,9 +410,17 @@ void AddReviewCommands(CLI::App* audit, CommandTable* table,
       if (auto s = PrepareContext(r->flags.client, &ctx); !s.ok())
         return Fail(kExitUsage, kWhat, s);
       ReviewBreakTheGlassRequest req;
-      req.set_command_id(r->command_id.empty()
-                             ? absl::StrCat("review-", r->position)
-                             : r->command_id);
+      // The default id names the position and the review's content: running
+      // the same command again is a retry (answered, nothing written); a
+      // different review of a reviewed access is refused as such, not as a
+      // reused command id.
+      req.set_command_id(
+          r->command_id.empty()
+              ? absl::StrCat("review-", r->position, "-",
+                             crypto::ToHex(crypto::Blake2b256(
+                                               absl::StrCat(*d, "\n", r->note)))
+                                 .substr(0, 16))
+              : r->command_id);
       req.set_audit_position(r->position);
       req.set_decision(*d);
       req.set_note(r->note);

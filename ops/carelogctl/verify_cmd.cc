@@ -162,10 +162,11 @@ int RunOffline(const VerifyFlags& f) {
   } else if (csv) {
     // One row for the tree, one for the checkpoints (whose "hash" column
     // names the key the signatures were checked with, if any).
-    std::fputs(VerifyCsvRow("merkle", m.status.ok(), m.tree_size, m.tree_size,
-                            m.first_bad_position, root, m.status.message())
-                   .c_str(),
-               stdout);
+    std::fputs(
+        VerifyCsvRow("merkle", m.status.ok(), m.leaves_checked, m.tree_size,
+                     m.first_bad_position, root, m.status.message())
+            .c_str(),
+        stdout);
     std::fputs(VerifyCsvRow("checkpoints", m.status.ok(), m.checkpoints_checked,
                             m.latest_checkpoint, m.bad_checkpoint_size,
                             mkey.ok() ? mkey->name : "",

@@ -244,7 +244,8 @@ TEST_F(AdminTest, VerifyAndLegalHoldPrintParsableCsvOnline) {
               ::testing::ElementsAre("chain", "merkle", "checkpoints"));
   EXPECT_THAT(CsvColumn(rows, "ok"),
               ::testing::ElementsAre("true", "true", "true"));
-  EXPECT_EQ(CsvColumn(rows, "position")[0], "4");
+  // (The check is itself audited: the head moved past the 4 events.)
+  EXPECT_EQ(CsvColumn(rows, "position")[0], absl::StrCat(Head()));
   EXPECT_EQ(CsvColumn(rows, "hash")[0],
             crypto::ToHex(server_->ledger()->GetHead().chain_hash));
 

@@ -193,21 +193,28 @@ TEST_F(AuditCliTest, BreakGlassReviewRoundTrip) {
   EXPECT_THAT(CsvColumn(rows, "position"), ElementsAre(btg));
   EXPECT_THAT(CsvColumn(rows, "review_decision"), ElementsAre(""));
 
-  r = Ctl({"audit", "review", btg, "--decision", "appropriate", "--note",
-           "documented emergency"},
-          officer_);
+  const std::vector<std::string> review = {"audit",
+                                           "review",
+                                           btg,
+                                           "--decision",
+                                           "appropriate",
+                                           "--note",
+                                           "documented emergency"};
+  r = Ctl(review, officer_);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.out,
               HasSubstr(absl::StrCat("reviewed ", btg, ": appropriate")));
-  // The retry records nothing new; another decision is refused.
-  r = Ctl({"audit", "review", btg, "--decision", "appropriate"}, officer_);
+  // Running it again is a retry: nothing new is written.
+  const uint64_t head = Head();
+  r = Ctl(review, officer_);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("already recorded"));
-  r = Ctl({"audit", "review", btg, "--decision", "inappropriate",
-           "--command-id", "rev-2"},
-          officer_);
+  EXPECT_EQ(Head(), head);
+  // Another decision on the reviewed access is refused as such.
+  r = Ctl({"audit", "review", btg, "--decision", "inappropriate"}, officer_);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, HasSubstr("FAILED_PRECONDITION"));
+  EXPECT_THAT(r.err, HasSubstr("already reviewed (co-1)"));
 
   r = Ctl({"audit", "btg-queue"}, officer_);
   ASSERT_EQ(r.exit_code, 0) << r.err;

@@ -257,5 +257,43 @@ TEST_F(OpsCliTest, VerifyHoldAndErasureReceiptPrintParsableCsv) {
   EXPECT_EQ(CsvColumn(rows, "checkpoint_tree_size")[0], "");
 }
 
+TEST(CarelogctlHelpTest, EveryCommandAndGroupHasHelp) {
+  const std::vector<std::vector<std::string>> commands = {
+      {},
+      {"keys"},
+      {"keys", "generate"},
+      {"keys", "rotate-kek"},
+      {"dev"},
+      {"dev", "token"},
+      {"verify"},
+      {"head"},
+      {"policy"},
+      {"policy", "test"},
+      {"backup"},
+      {"backup", "create"},
+      {"backup", "list"},
+      {"backup", "verify"},
+      {"backup", "restore"},
+      {"restore"},
+      {"erase-subject"},
+      {"legal-hold"},
+      {"legal-hold", "set"},
+      {"legal-hold", "clear"},
+      {"legal-hold", "show"},
+      {"projections"},
+      {"projections", "status"},
+      {"projections", "rebuild"},
+      {"audit"},
+  };
+  for (std::vector<std::string> args : commands) {
+    const std::string name = args.empty() ? "carelogctl" : args.back();
+    args.push_back("--help");
+    const CtlResult r = RunCtl(args);
+    EXPECT_EQ(r.exit_code, kExitOk) << name;
+    EXPECT_THAT(r.out, ::testing::HasSubstr("Usage")) << name;
+    EXPECT_EQ(r.err, "") << name;
+  }
+}
+
 }  // namespace
 }  // namespace carelog::ctl
