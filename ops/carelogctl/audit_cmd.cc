@@ -11,19 +11,17 @@
 #include <utility>
 #include <vector>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/str_replace.h"
 #include "absl/time/time.h"
 #include "google/protobuf/util/json_util.h"
 #include "grpcpp/grpcpp.h"
 
 #include "carelog/v1/audit.grpc.pb.h"
 #include "crypto/hash.h"
+#include "ops/carelogctl/audit_flags.h"
 #include "ops/carelogctl/client.h"
 #include "services/audit/audit_format.h"
-#include "services/audit/audit_service.h"
 
 namespace carelog::ctl {
 namespace {
@@ -34,134 +32,6 @@ namespace fmt = services::audit;
 // AuditService's largest page.
 constexpr uint32_t kMaxPage = 500;
 constexpr uint32_t kMaxExportPage = 1000;
-
-// Flags of the audit subcommands; each adds the ones it uses.
-struct AuditFlags {
-  ClientFlags client;
-  CommonFlags common;
-  std::string patient, actor;  // by-patient PATIENT, by-actor ACTOR, export
-  std::string from, to;        // RFC 3339 or YYYY-MM-DD (UTC)
-  std::string outcome, purpose, resource, anomaly;
-  uint64_t limit = 1000;  // records at most (all pages)
-  uint64_t min_position = 0;
-  bool all = false;  // btg-queue --all
-  // Field names in the server's validation messages → this command's flags.
-  std::vector<std::pair<std::string, std::string>> field_flags;
-};
-
-void AddOnline(CLI::App* cmd, AuditFlags* f) {
-  AddClientFlags(cmd, &f->client, "HCOMPL");
-  cmd->add_option("--min-position", f->min_position,
-                  "wait until the audit view has applied this ledger position "
-                  "(default: the head when the call arrives)");
-}
-
-void AddListing(CLI::App* cmd, AuditFlags* f) {
-  AddOnline(cmd, f);
-  AddCommonFlags(cmd, &f->common);
-  AddCsvFlag(cmd, &f->common);
-  cmd->add_option("--limit", f->limit, "at most this many records")
-      ->check(CLI::Range(uint64_t{1}, uint64_t{100000000}))
-      ->default_str(absl::StrCat(f->limit));
-}
-
-void AddTimeFlags(CLI::App* cmd, AuditFlags* f) {
-  cmd->add_option(
-      "--from", f->from,
-      "decision time from (inclusive; RFC 3339 or YYYY-MM-DD, UTC)");
-  cmd->add_option("--to", f->to, "decision time to (exclusive)");
-  f->field_flags.push_back({"filter.from_micros", "--from"});
-  f->field_flags.push_back({"filter.to_micros", "--to"});
-}
-
-void AddFilterFlags(CLI::App* cmd, AuditFlags* f) {
-  AddTimeFlags(cmd, f);
-  cmd->add_option("--outcome", f->outcome,
-                  "allowed|allowed_masked|denied|break_the_glass");
-  cmd->add_option("--access-purpose", f->purpose,
-                  "purpose of use of the accesses (HL7 code, e.g. TREAT)");
-  cmd->add_option("--resource", f->resource,
-                  "resource, e.g. patient.insurance");
-  cmd->add_option("--anomaly", f->anomaly,
-                  "flagged_record|bulk_access|after_hours|repeated_denials");
-  f->field_flags.push_back({"filter.purpose", "--access-purpose"});
-  f->field_flags.push_back({"filter.resource", "--resource"});
-}
-
-absl::StatusOr<int64_t> ParseTimeFlag(const std::string& v,
-                                      absl::string_view flag) {
-  if (v.empty())
-    return 0;
-  absl::Time t;
-  std::string err;
-  if (absl::ParseTime(absl::RFC3339_full, v, &t, &err) ||
-      absl::ParseTime("%Y-%m-%d", v, absl::UTCTimeZone(), &t, &err)) {
-    if (t < absl::UnixEpoch())
-      return absl::InvalidArgumentError(absl::StrCat(flag, ": before 1970"));
-    return absl::ToUnixMicros(t);
-  }
-  return absl::InvalidArgumentError(
-      absl::StrCat(flag, ": expected RFC 3339 or YYYY-MM-DD"));
-}
-
-// An enum value by its short name (as audit_format prints it).
-template <typename E>
-absl::StatusOr<E> ParseEnum(const std::string& v, absl::string_view flag,
-                            std::string (*name)(E), int max) {
-  std::vector<std::string> names;
-  for (int i = 1; i <= max; ++i) {
-    names.push_back(name(static_cast<E>(i)));
-    if (names.back() == absl::AsciiStrToLower(v))
-      return static_cast<E>(i);
-  }
-  return absl::InvalidArgumentError(absl::StrCat(
-      flag, ": unknown value; expected one of ", absl::StrJoin(names, ", ")));
-}
-
-// The server's own validation, run here first so that a bad value is named
-// by its flag and nothing is sent.
-absl::Status ValidateAsFlags(const AuditFilter& filter, const AuditFlags& f) {
-  absl::Status s = fmt::ValidateFilter(filter);
-  if (s.ok())
-    return s;
-  std::string msg(s.message());
-  for (const auto& [field, flag] : f.field_flags)
-    msg = absl::StrReplaceAll(msg, {{field, flag}});
-  return absl::Status(s.code(), msg);
-}
-
-absl::StatusOr<AuditFilter> FilterOf(const AuditFlags& f) {
-  AuditFilter out;
-  auto from = ParseTimeFlag(f.from, "--from");
-  if (!from.ok())
-    return from.status();
-  auto to = ParseTimeFlag(f.to, "--to");
-  if (!to.ok())
-    return to.status();
-  out.set_from_micros(*from);
-  out.set_to_micros(*to);
-  if (!f.outcome.empty()) {
-    auto o = ParseEnum<AccessOutcome>(f.outcome, "--outcome", fmt::OutcomeName,
-                                      ACCESS_OUTCOME_BREAK_THE_GLASS);
-    if (!o.ok())
-      return o.status();
-    out.set_outcome(*o);
-  }
-  if (!f.anomaly.empty()) {
-    auto a = ParseEnum<AuditAnomaly>(f.anomaly, "--anomaly", fmt::AnomalyName,
-                                     AUDIT_ANOMALY_REPEATED_DENIALS);
-    if (!a.ok())
-      return a.status();
-    out.set_anomaly(*a);
-  }
-  out.set_purpose(f.purpose);
-  out.set_resource(f.resource);
-  out.set_patient_id(f.patient);
-  out.set_actor(f.actor);
-  if (auto s = ValidateAsFlags(out, f); !s.ok())
-    return s;
-  return out;
-}
 
 std::string Shorten(const std::string& s, size_t n) {
   return s.size() <= n ? s : s.substr(0, n - 1) + "~";
@@ -274,7 +144,7 @@ int RunPaged(const std::string& what, const AuditFlags& f,
 // the command's own requirements.
 int RunQuery(const std::string& what, const AuditFlags& f,
              const std::function<absl::Status(const AuditFilter&)>& check) {
-  auto filter = FilterOf(f);
+  auto filter = AuditFilterOf(f);
   if (!filter.ok())
     return Fail(kExitUsage, what, filter.status());
   if (auto s = check(*filter); !s.ok())
@@ -309,8 +179,8 @@ void AddQueryCommands(CLI::App* audit, CommandTable* table,
     auto f = NewFlags(global_json);
     cmd->add_option("PATIENT", f->patient, "patient id")->required();
     f->field_flags.push_back({"filter.patient_id", "PATIENT"});
-    AddFilterFlags(cmd, f.get());
-    AddListing(cmd, f.get());
+    AddAuditFilterFlags(cmd, f.get());
+    AddAuditListingFlags(cmd, f.get());
     table->Add(cmd, [f, ok] { return RunQuery("audit by-patient", *f, ok); });
   }
   {
@@ -319,8 +189,8 @@ void AddQueryCommands(CLI::App* audit, CommandTable* table,
     auto f = NewFlags(global_json);
     cmd->add_option("ACTOR", f->actor, "actor id (token subject)")->required();
     f->field_flags.push_back({"filter.actor", "ACTOR"});
-    AddFilterFlags(cmd, f.get());
-    AddListing(cmd, f.get());
+    AddAuditFilterFlags(cmd, f.get());
+    AddAuditListingFlags(cmd, f.get());
     table->Add(cmd, [f, ok] { return RunQuery("audit by-actor", *f, ok); });
   }
   {
@@ -329,8 +199,8 @@ void AddQueryCommands(CLI::App* audit, CommandTable* table,
         "accesses in a time range (--from and/or --to), optionally by "
         "outcome, purpose, resource or anomaly");
     auto f = NewFlags(global_json);
-    AddFilterFlags(cmd, f.get());
-    AddListing(cmd, f.get());
+    AddAuditFilterFlags(cmd, f.get());
+    AddAuditListingFlags(cmd, f.get());
     table->Add(cmd, [f] {
       return RunQuery("audit range", *f, [](const AuditFilter& filter) {
         if (filter.from_micros() == 0 && filter.to_micros() == 0)
@@ -350,7 +220,7 @@ void AddReviewCommands(CLI::App* audit, CommandTable* table,
     auto f = NewFlags(global_json);
     cmd->add_flag("--all", f->all,
                   "every break-the-glass access, with its review");
-    AddListing(cmd, f.get());
+    AddAuditListingFlags(cmd, f.get());
     table->Add(cmd, [f] {
       return RunPaged(
           "audit btg-queue", *f,
@@ -389,12 +259,12 @@ void AddReviewCommands(CLI::App* audit, CommandTable* table,
                     "idempotency key (default: derived from POSITION, the "
                     "decision and the note, so that a retry records nothing "
                     "twice)");
-    AddOnline(cmd, &r->flags);
+    AddAuditOnlineFlags(cmd, &r->flags);
     cmd->add_flag("--json", r->flags.common.json,
                   "machine-readable JSON output");
     table->Add(cmd, [r] {
       constexpr char kWhat[] = "audit review";
-      auto d = ParseEnum<BreakGlassReviewDecision>(
+      auto d = ParseAuditEnum<BreakGlassReviewDecision>(
           r->decision, "--decision", fmt::ReviewDecisionName,
           BREAK_GLASS_REVIEW_DECISION_NEEDS_FOLLOW_UP);
       if (!d.ok())
@@ -452,14 +322,14 @@ void AddReviewCommands(CLI::App* audit, CommandTable* table,
         "accesses the audit projection flagged (VIP/employee/restricted "
         "records, bulk access, after hours, repeated denials)");
     auto f = NewFlags(global_json);
-    AddTimeFlags(cmd, f.get());
+    AddAuditTimeFlags(cmd, f.get());
     cmd->add_option("--anomaly", f->anomaly,
                     "only this kind: flagged_record|bulk_access|after_hours|"
                     "repeated_denials");
-    AddListing(cmd, f.get());
+    AddAuditListingFlags(cmd, f.get());
     table->Add(cmd, [f] {
       constexpr char kWhat[] = "audit anomalies";
-      auto filter = FilterOf(*f);
+      auto filter = AuditFilterOf(*f);
       if (!filter.ok())
         return Fail(kExitUsage, kWhat, filter.status());
       return RunPaged(
@@ -490,7 +360,7 @@ struct ExportFlags {
 int RunExport(const ExportFlags& e) {
   constexpr char kWhat[] = "audit export";
   const AuditFlags& f = e.flags;
-  auto filter = FilterOf(f);
+  auto filter = AuditFilterOf(f);
   if (!filter.ok())
     return Fail(kExitUsage, kWhat, filter.status());
   AuditExportFormat format = AUDIT_EXPORT_FORMAT_UNSPECIFIED;
@@ -577,8 +447,8 @@ void AddExportCommand(CLI::App* audit, CommandTable* table) {
   f->field_flags.push_back({"filter.patient_id", "--patient"});
   f->field_flags.push_back({"filter.actor", "--actor"});
   cmd->add_option("--out", e->out, "write to this new file (default: stdout)");
-  AddFilterFlags(cmd, f);
-  AddOnline(cmd, f);
+  AddAuditFilterFlags(cmd, f);
+  AddAuditOnlineFlags(cmd, f);
   cmd->add_option("--limit", f->limit, "at most this many records")
       ->check(CLI::Range(uint64_t{1}, uint64_t{100000000}));
   table->Add(cmd, [e] { return RunExport(*e); });
