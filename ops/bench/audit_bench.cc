@@ -13,7 +13,9 @@
 //   1. load: events/s applied and committed;
 //   2. accounting of disclosures: --queries lookups of a random patient's
 //      full trail (AuditView::ReadPage over the patient index, page size
-//      --page, every page read and opened) — p50/p99/max latency;
+//      --page, every page read and opened) — p50/p99/max latency; after
+//      --settle-seconds idle (background compactions), --rounds times (each
+//      round its own patients);
 //   3. by actor (first page) and by time range (first page) — p50/p99.
 // Exits non-zero on any failure, or if a patient's accounting does not hold
 // exactly that patient's events. A benchmark program, not a timed test.
@@ -58,6 +60,8 @@ struct Config {
   size_t page = 100;
   bool quick = false;
   bool keep = false;
+  int rounds = 1;          // accounting rounds (the first may meet a cold cache)
+  int settle_seconds = 0;  // idle time between load and queries (compactions)
 };
 
 int Fail(const std::string& what, const absl::Status& s) {
@@ -172,40 +176,47 @@ int Run(const Config& c) {
       c.events / absl::ToDoubleSeconds(load));
 
   // 2. Accounting of disclosures: one random patient's whole trail.
-  Latency acct;
-  uint64_t records = 0;
-  std::mt19937_64 qrng(7);
-  for (int q = 0; q < c.queries; ++q) {
-    const uint64_t p = qrng() % c.patients;
-    AuditFilter f;
-    f.set_patient_id(absl::StrCat("pt-", p));
-    const services::audit::ScanPlan plan = AuditView::PlanFor(f);
-    const absl::Time s0 = absl::Now();
-    std::string after;
-    uint64_t n = 0;
-    for (;;) {
-      auto page =
-          AuditView::ReadPage(**store, keys, plan, f, after, c.page, 5000);
-      if (!page.ok())
-        return Fail("accounting", page.status());
-      for (const auto& r : page->records) {
-        if (r.access().patient_id() != f.patient_id())
-          return Fail("accounting", absl::DataLossError("wrong patient"));
-      }
-      n += page->records.size();
-      if (!page->more)
-        break;
-      after = page->last_key;
-    }
-    acct.Add(absl::Now() - s0);
-    records += n;
+  if (c.settle_seconds > 0) {
+    std::fprintf(stderr, "  settling %d s\n", c.settle_seconds);
+    absl::SleepFor(absl::Seconds(c.settle_seconds));
   }
-  std::printf(
-      "accounting of disclosures (whole trail of one patient, %.1f records "
-      "on average, page %zu): p50 %.3f ms  p99 %.3f ms  max %.3f ms over %d "
-      "queries\n",
-      static_cast<double>(records) / std::max(1, c.queries), c.page,
-      acct.At(0.50), acct.At(0.99), acct.At(1.0), c.queries);
+  std::mt19937_64 qrng(7);
+  for (int round = 1; round <= c.rounds; ++round) {
+    Latency acct;
+    uint64_t records = 0;
+    for (int q = 0; q < c.queries; ++q) {
+      const uint64_t p = qrng() % c.patients;
+      AuditFilter f;
+      f.set_patient_id(absl::StrCat("pt-", p));
+      const services::audit::ScanPlan plan = AuditView::PlanFor(f);
+      const absl::Time s0 = absl::Now();
+      std::string after;
+      uint64_t n = 0;
+      for (;;) {
+        auto page =
+            AuditView::ReadPage(**store, keys, plan, f, after, c.page, 5000);
+        if (!page.ok())
+          return Fail("accounting", page.status());
+        for (const auto& r : page->records) {
+          if (r.access().patient_id() != f.patient_id())
+            return Fail("accounting", absl::DataLossError("wrong patient"));
+        }
+        n += page->records.size();
+        if (!page->more)
+          break;
+        after = page->last_key;
+      }
+      acct.Add(absl::Now() - s0);
+      records += n;
+    }
+    std::printf(
+        "accounting of disclosures%s (whole trail of one patient, %.1f "
+        "records on average, page %zu): p50 %.3f ms  p99 %.3f ms  max %.3f ms "
+        "over %d queries\n",
+        c.rounds > 1 ? absl::StrCat(", round ", round).c_str() : "",
+        static_cast<double>(records) / std::max(1, c.queries), c.page,
+        acct.At(0.50), acct.At(0.99), acct.At(1.0), c.queries);
+  }
 
   // 3. First pages by actor and by time range.
   Latency by_actor, by_time;
@@ -257,6 +268,9 @@ int main(int argc, char** argv) {
   app.add_option("--page", c.page, "page size");
   app.add_flag("--quick", c.quick, "smoke run: 20,000 events, 200 queries");
   app.add_flag("--keep", c.keep, "keep the scratch directory");
+  app.add_option("--rounds", c.rounds, "accounting rounds (default 1)");
+  app.add_option("--settle-seconds", c.settle_seconds,
+                 "idle seconds between load and queries (default 0)");
   CLI11_PARSE(app, argc, argv);
   if (c.quick) {
     c.events = 20000;
@@ -264,8 +278,11 @@ int main(int argc, char** argv) {
   }
   if (c.patients == 0)
     c.patients = std::max<uint64_t>(1, c.events / 100);
-  if (c.events == 0 || c.actors == 0 || c.page == 0 || c.batch == 0) {
-    std::fprintf(stderr, "--events, --actors, --page, --batch: positive\n");
+  if (c.events == 0 || c.actors == 0 || c.page == 0 || c.batch == 0 ||
+      c.rounds < 1 || c.settle_seconds < 0) {
+    std::fprintf(stderr,
+                 "--events, --actors, --page, --batch, --rounds: positive; "
+                 "--settle-seconds: >= 0\n");
     return 2;
   }
   return carelog::bench::Run(c);
