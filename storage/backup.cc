@@ -17,6 +17,7 @@
 #include "storage/internal/ops_util.h"
 #include "storage/internal/verifier.h"
 #include "storage/record.h"
+#include "storage/sliced_verify.h"
 
 namespace carelog::storage {
 
@@ -195,37 +196,21 @@ absl::StatusOr<BackupInfo> BackupDb(Db& db, const std::string& source,
 
 VerifyReport VerifySliced(const Db& db, const ProgressFn& progress,
                           uint64_t slice) {
-  if (slice == 0)
-    slice = 100000;
   auto head = ReadHead(db);
   if (!head.ok()) {
     VerifyReport r;
     r.status = head.status();
     return r;
   }
-  const uint64_t total = head->position;
-  VerifyReport acc;
-  uint64_t from = 1;
-  for (;;) {
-    const uint64_t to = from + slice - 1;
-    const bool last = to >= total;
-    VerifyReport r = internal::VerifyRange(db, from, last ? 0 : to, nullptr);
-    acc.events_checked += r.events_checked;
-    acc.verified_head = r.verified_head;
-    if (!r.status.ok()) {
-      acc.status = r.status;
-      acc.first_bad_position = r.first_bad_position;
-      acc.problem = r.problem;
-      return acc;
-    }
-    if (progress) {
-      progress(Progress{"verifying", "events",
-                        std::min(acc.verified_head.position, total), total});
-    }
-    if (last)
-      return acc;
-    from = to + 1;
-  }
+  SlicedVerifyOptions options;
+  options.slice_events = slice;
+  options.progress = progress;
+  return VerifyInSlices(
+      head->position,
+      [&db](uint64_t from, uint64_t to) {
+        return internal::VerifyRange(db, from, to, nullptr);
+      },
+      options);
 }
 
 }  // namespace

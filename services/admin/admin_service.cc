@@ -19,6 +19,7 @@
 #include "storage/backup.h"
 #include "storage/maintenance.h"
 #include "storage/merkle.h"
+#include "storage/sliced_verify.h"
 
 namespace carelog::services {
 
@@ -67,8 +68,11 @@ absl::Status CheckSubject(const std::string& subject) {
   return CheckId(subject, "subject_id");
 }
 
-absl::Status CheckReference(const std::string& reference) {
-  return CheckText(reference, "reference", kMaxReferenceBytes, true);
+// Set and clear name a subject and the hold's reference (a case number).
+absl::Status CheckHoldRequest(const LegalHoldRequest& req) {
+  if (auto s = CheckSubject(req.subject_id()); !s.ok())
+    return s;
+  return CheckText(req.reference(), "reference", kMaxReferenceBytes, true);
 }
 
 }  // namespace
@@ -292,11 +296,6 @@ grpc::ServerUnaryReactor* AdminServiceImpl::EraseSubject(
 grpc::ServerUnaryReactor* AdminServiceImpl::SetLegalHold(
     grpc::CallbackServerContext* ctx, const LegalHoldRequest* req,
     LegalHoldStatus* resp) {
-  auto validate = [req]() -> absl::Status {
-    if (auto s = CheckSubject(req->subject_id()); !s.ok())
-      return s;
-    return CheckReference(req->reference());
-  };
   auto work = [this, req, resp](const Op& op) -> absl::Status {
     auto h = storage::SetLegalHold(*ledger_, req->subject_id(),
                                    req->reference(), op.rc.actor);
@@ -306,17 +305,12 @@ grpc::ServerUnaryReactor* AdminServiceImpl::SetLegalHold(
     return absl::OkStatus();
   };
   return Run(ctx, {"SetLegalHold", kActionAdmin, req->subject_id(),
-                   std::move(validate), std::move(work)});
+                   [req] { return CheckHoldRequest(*req); }, std::move(work)});
 }
 
 grpc::ServerUnaryReactor* AdminServiceImpl::ClearLegalHold(
     grpc::CallbackServerContext* ctx, const LegalHoldRequest* req,
     LegalHoldStatus* resp) {
-  auto validate = [req]() -> absl::Status {
-    if (auto s = CheckSubject(req->subject_id()); !s.ok())
-      return s;
-    return CheckReference(req->reference());
-  };
   auto work = [this, req, resp](const Op& op) -> absl::Status {
     auto p = storage::ClearLegalHold(*ledger_, req->subject_id(),
                                      req->reference(), op.rc.actor);
@@ -328,7 +322,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ClearLegalHold(
     return absl::OkStatus();
   };
   return Run(ctx, {"ClearLegalHold", kActionAdmin, req->subject_id(),
-                   std::move(validate), std::move(work)});
+                   [req] { return CheckHoldRequest(*req); }, std::move(work)});
 }
 
 grpc::ServerUnaryReactor* AdminServiceImpl::GetLegalHold(
@@ -353,36 +347,15 @@ grpc::ServerUnaryReactor* AdminServiceImpl::GetLegalHold(
 }
 
 storage::VerifyReport AdminServiceImpl::VerifyChainInSlices(const Op& op) {
-  const uint64_t total = ledger_->GetHead().position;
-  storage::VerifyReport acc;
-  uint64_t from = 1;
-  for (;;) {
-    const uint64_t to = from + kVerifySliceEvents - 1;
-    const bool last = to >= total;
-    // The last slice runs through the head record (to = 0).
-    const storage::VerifyReport r = ledger_->Verify(from, last ? 0 : to);
-    acc.events_checked += r.events_checked;
-    acc.verified_head = r.verified_head;
-    if (!r.status.ok()) {
-      acc.status = r.status;
-      acc.first_bad_position = r.first_bad_position;
-      acc.problem = r.problem;
-      return acc;
-    }
-    op.progress(storage::Progress{"verifying chain", "events",
-                                  std::min(acc.verified_head.position, total),
-                                  total});
-    if (last)
-      return acc;
-    if (op.cancelled()) {
-      acc.status = absl::CancelledError(
-          absl::StrCat("the client went away; verification stopped after "
-                       "position ",
-                       acc.verified_head.position));
-      return acc;
-    }
-    from = to + 1;
-  }
+  storage::SlicedVerifyOptions options;
+  options.slice_events = kVerifySliceEvents;
+  options.phase = "verifying chain";
+  options.progress = op.progress;
+  options.cancelled = op.cancelled;
+  return storage::VerifyInSlices(
+      ledger_->GetHead().position,
+      [this](uint64_t from, uint64_t to) { return ledger_->Verify(from, to); },
+      options);
 }
 
 grpc::ServerUnaryReactor* AdminServiceImpl::GetOperation(

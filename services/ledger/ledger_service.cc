@@ -337,8 +337,8 @@ absl::StatusOr<RequestContext> LedgerServiceImpl::Admit(
   auto rc = auth_->Authenticate(*ctx);
   if (!rc.ok())
     return rc.status();
-  auto decision =
-      access_->Check(*rc, AccessRequest{kResourceLedger, action, ""});
+  auto decision = access_->Check(
+      *rc, AccessRequest{kResourceLedger, action, "", PatientFacts{}});
   if (!decision.ok())
     return decision.status();
   return rc;
