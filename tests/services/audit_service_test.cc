@@ -22,6 +22,7 @@
 #include "services/domain/event_codec.h"
 #include "services/server/policy_access.h"
 #include "services/server/server.h"
+#include "tests/services/service_fixture.h"
 #include "tests/testing/audit_events.h"
 #include "tests/testing/ledger_fixture.h"
 #include "tests/testing/status_matchers.h"
@@ -30,84 +31,36 @@
 namespace carelog::services {
 namespace {
 
+using carelog::testing::Caller;
+// The compliance officer, whose queries these tests make by default.
+const Caller kOfficer{"compliance_officer", "HCOMPL", "co-1"};
+
 using ::carelog::testing::IsOk;
 using ::testing::ElementsAre;
 using namespace carelog::v1;  // NOLINT
 
-constexpr char kIssuer[] = "https://issuer.carelog.test";
-
-struct Who {
-  std::string sub = "co-1";
-  std::string role = "compliance_officer";
-  std::string purpose = "HCOMPL";
-  std::string reason;
-};
-
-class AuditServiceTest : public ::testing::Test {
+class AuditServiceTest : public carelog::testing::ServiceTest {
  protected:
   void SetUp() override {
-    auto signer = crypto::TokenSigner::Generate("EdDSA", "k1");
-    ASSERT_THAT(signer, IsOk());
-    signer_ = std::move(*signer);
-    const std::string jwks = dir_.Sub("jwks.json");
-    std::ofstream(jwks) << signer_->PublicJwks();
-    config_.listen = "127.0.0.1:0";
-    config_.data_dir = dir_.Sub("data");
-    config_.issuers = {{kIssuer, jwks}};
-    config_.metrics_listen = "";
-    config_.log_level = "error";
-    auto policy = LoadAccessPolicy("");
-    ASSERT_THAT(policy, IsOk());
-    auto server = CarelogServer::Start(config_, carelog::testing::TestKek(),
-                                       JsonLog::File(dir_.Sub("log"), "error"),
-                                       nullptr, *policy);
-    ASSERT_THAT(server, IsOk());
-    server_ = std::move(*server);
-    channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
-                                   grpc::InsecureChannelCredentials());
-    patients_ = PatientService::NewStub(channel_);
+    ServiceTest::SetUp();
+    if (HasFatalFailure())
+      return;
     queries_ = QueryService::NewStub(channel_);
     audit_ = AuditService::NewStub(channel_);
   }
 
-  void Prepare(grpc::ClientContext* ctx, const Who& who) {
-    crypto::TokenSigner::Claims c;
-    c.issuer = kIssuer;
-    c.subject = who.sub;
-    c.audience = "carelog";
-    c.roles = {who.role};
-    c.issued_at = absl::Now();
-    c.ttl = absl::Minutes(10);
-    auto t = signer_->Mint(c);
-    ASSERT_THAT(t, IsOk());
-    ctx->AddMetadata("authorization", "Bearer " + *t);
-    ctx->AddMetadata("x-carelog-purpose", who.purpose);
-    if (!who.reason.empty())
-      ctx->AddMetadata("x-carelog-reason", who.reason);
-    ctx->set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(20)));
-  }
-
   std::pair<std::string, uint64_t> Register(const std::string& command_id) {
-    RegisterPatientRequest r;
-    r.set_command_id(command_id);
-    auto* d = r.mutable_demographics();
-    d->set_given_name("Synthia");
-    d->set_family_name("Auditperson");
-    d->mutable_date_of_birth()->set_year(1980);
-    d->mutable_date_of_birth()->set_month(2);
-    d->mutable_date_of_birth()->set_day(3);
-    d->set_gender(ADMINISTRATIVE_GENDER_FEMALE);
-    d->set_mrn(absl::StrCat("MRN-", command_id));
-    r.mutable_contact()->set_phone("+1-555-0100");
-    grpc::ClientContext ctx;
-    Prepare(&ctx, {"fd-1", "front_desk", "HOPERAT", ""});
-    RegisterPatientReply reply;
-    grpc::Status s = patients_->RegisterPatient(&ctx, r, &reply);
-    EXPECT_TRUE(s.ok()) << s.error_message();
-    return {reply.patient_id(), reply.result().position()};
+    RegisterPatientRequest r = SampleRegistration(command_id);
+    r.mutable_demographics()->set_family_name("Auditperson");
+    r.mutable_demographics()->mutable_date_of_birth()->set_day(3);
+    r.mutable_demographics()->set_mrn(absl::StrCat("MRN-", command_id));
+    uint64_t position = 0;
+    std::string id =
+        RegisterPatient(r, &position, {"front_desk", "HOPERAT", "fd-1"});
+    return {id, position};
   }
 
-  grpc::Status ReadPatient(const std::string& id, const Who& who) {
+  grpc::Status ReadPatient(const std::string& id, const Caller& who) {
     GetPatientRecordRequest req;
     req.set_patient_id(id);
     req.set_min_position(server_->ledger()->GetHead().position);
@@ -143,10 +96,9 @@ class AuditServiceTest : public ::testing::Test {
     }
     return out;
   }
-  uint64_t Head() { return server_->ledger()->GetHead().position; }
 
   grpc::Status Query(const AuditFilter& f, AuditPage* page,
-                     const Who& who = {}) {
+                     const Caller& who = kOfficer) {
     QueryAuditRequest req;
     *req.mutable_filter() = f;
     req.set_min_position(Head());
@@ -165,7 +117,8 @@ class AuditServiceTest : public ::testing::Test {
 
   grpc::Status Review(uint64_t pos, BreakGlassReviewDecision d,
                       const std::string& command_id,
-                      ReviewBreakTheGlassReply* reply, const Who& who = {}) {
+                      ReviewBreakTheGlassReply* reply,
+                      const Caller& who = kOfficer) {
     ReviewBreakTheGlassRequest req;
     req.set_command_id(command_id);
     req.set_audit_position(pos);
@@ -180,7 +133,7 @@ class AuditServiceTest : public ::testing::Test {
     ListBreakGlassQueueRequest req;
     req.set_min_position(min_position ? min_position : Head());
     grpc::ClientContext ctx;
-    Prepare(&ctx, {});
+    Prepare(&ctx, kOfficer);
     return audit_->ListBreakGlassQueue(&ctx, req, page);
   }
 
@@ -191,19 +144,14 @@ class AuditServiceTest : public ::testing::Test {
     return out;
   }
 
-  carelog::testing::TempDir dir_;
-  ServerConfig config_;
-  std::unique_ptr<crypto::TokenSigner> signer_;
-  std::unique_ptr<CarelogServer> server_;
-  std::shared_ptr<grpc::Channel> channel_;
-  std::unique_ptr<PatientService::Stub> patients_;
   std::unique_ptr<QueryService::Stub> queries_;
   std::unique_ptr<AuditService::Stub> audit_;
   int n_ = 0;
 };
 
 TEST_F(AuditServiceTest, EveryRpcAppendsExactlyOneAuditEvent) {
-  auto [id, pos] = Register("reg-1");
+  // Not a structured binding: the lambdas below capture it (C++17).
+  const std::string id = Register("reg-1").first;
   const uint64_t btg = AppendBreakGlass("dr-e", id);
   struct Call {
     std::string method;
@@ -211,8 +159,9 @@ TEST_F(AuditServiceTest, EveryRpcAppendsExactlyOneAuditEvent) {
     std::string patient;
     std::function<grpc::Status()> run;
   };
-  const Who co;
-  const Who co_export{"co-1", "compliance_officer", "HCOMPL", "annual review"};
+  const Caller co = kOfficer;
+  const Caller co_export{"compliance_officer", "HCOMPL", "co-1",
+                         "annual review"};
   std::vector<Call> calls;
   calls.push_back({"QueryAudit", "read", id, [&] {
                      AuditFilter f;
@@ -275,12 +224,12 @@ TEST_F(AuditServiceTest, EveryRpcAppendsExactlyOneAuditEvent) {
 
 TEST_F(AuditServiceTest, DeniedCallIsAuditedAndDisclosesNothing) {
   auto [id, pos] = Register("reg-1");
-  ASSERT_TRUE(ReadPatient(id, {"fd-1", "front_desk", "HOPERAT", ""}).ok());
+  ASSERT_TRUE(ReadPatient(id, {"front_desk", "HOPERAT", "fd-1"}).ok());
   const uint64_t before = Head();
   AuditFilter f;
   f.set_patient_id(id);
   AuditPage page;
-  grpc::Status s = Query(f, &page, {"fd-1", "front_desk", "HOPERAT", ""});
+  grpc::Status s = Query(f, &page, {"front_desk", "HOPERAT", "fd-1"});
   EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_EQ(page.records_size(), 0);
   auto events = AuditAfter(before);
@@ -294,7 +243,7 @@ TEST_F(AuditServiceTest, DeniedCallIsAuditedAndDisclosesNothing) {
   ExportAuditRequest req;
   req.set_format(AUDIT_EXPORT_FORMAT_FHIR_JSON);
   grpc::ClientContext ctx;
-  Prepare(&ctx, {});
+  Prepare(&ctx, kOfficer);
   ExportAuditReply reply;
   const uint64_t before2 = Head();
   s = audit_->ExportAudit(&ctx, req, &reply);
@@ -309,9 +258,9 @@ TEST_F(AuditServiceTest, DeniedCallIsAuditedAndDisclosesNothing) {
 TEST_F(AuditServiceTest, AccountingHoldsExactlyThePatientsAccesses) {
   auto [id, pos] = Register("reg-1");
   auto [other, pos2] = Register("reg-2");
-  ASSERT_TRUE(ReadPatient(id, {"fd-1", "front_desk", "HOPERAT", ""}).ok());
-  ASSERT_TRUE(ReadPatient(id, {"sch-1", "scheduler", "HOPERAT", ""}).ok());
-  ASSERT_TRUE(ReadPatient(other, {"sch-1", "scheduler", "HOPERAT", ""}).ok());
+  ASSERT_TRUE(ReadPatient(id, {"front_desk", "HOPERAT", "fd-1"}).ok());
+  ASSERT_TRUE(ReadPatient(id, {"scheduler", "HOPERAT", "sch-1"}).ok());
+  ASSERT_TRUE(ReadPatient(other, {"scheduler", "HOPERAT", "sch-1"}).ok());
   // Another patient may not read this one's record.
   EXPECT_EQ(ReadPatient(id, {other, "patient", "PATRQT", ""}).error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
@@ -391,7 +340,7 @@ TEST_F(AuditServiceTest, BreakGlassQueueAndReview) {
             grpc::StatusCode::NOT_FOUND);
   // Only compliance reviews.
   EXPECT_EQ(Review(b2, BREAK_GLASS_REVIEW_DECISION_APPROPRIATE, "rev-6", &retry,
-                   {"sec-1", "security_admin", "HSYSADMIN", ""})
+                   {"security_admin", "HSYSADMIN", "sec-1"})
                 .error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
   // The review is on record with the access.
@@ -414,8 +363,8 @@ TEST_F(AuditServiceTest, BreakGlassQueueAndReview) {
 
 TEST_F(AuditServiceTest, ExportsCsvAndFhirPages) {
   auto [id, pos] = Register("reg-1");
-  ASSERT_TRUE(ReadPatient(id, {"fd-1", "front_desk", "HOPERAT", ""}).ok());
-  ASSERT_TRUE(ReadPatient(id, {"sch-1", "scheduler", "HOPERAT", ""}).ok());
+  ASSERT_TRUE(ReadPatient(id, {"front_desk", "HOPERAT", "fd-1"}).ok());
+  ASSERT_TRUE(ReadPatient(id, {"scheduler", "HOPERAT", "sch-1"}).ok());
   const size_t n = AuditPositionsOf(id).size();
   // Later pages must not pick up the export's own audit events.
   const int64_t to = absl::ToUnixMicros(absl::Now()) + 1;
@@ -432,7 +381,7 @@ TEST_F(AuditServiceTest, ExportsCsvAndFhirPages) {
       req.set_page_token(token);
       req.set_min_position(Head());
       grpc::ClientContext ctx;
-      Prepare(&ctx, {"co-1", "compliance_officer", "HLEGAL", "subpoena 12"});
+      Prepare(&ctx, {"compliance_officer", "HLEGAL", "co-1", "subpoena 12"});
       ExportAuditReply reply;
       grpc::Status s = audit_->ExportAudit(&ctx, req, &reply);
       ASSERT_TRUE(s.ok()) << s.error_message();
@@ -461,8 +410,7 @@ TEST_F(AuditServiceTest, SecurityAdminSeesNoReasons) {
   AuditFilter f;
   f.set_patient_id(id);
   AuditPage page;
-  grpc::Status s =
-      Query(f, &page, {"sec-1", "security_admin", "HSYSADMIN", ""});
+  grpc::Status s = Query(f, &page, {"security_admin", "HSYSADMIN", "sec-1"});
   ASSERT_TRUE(s.ok()) << s.error_message();
   ASSERT_GT(page.records_size(), 0);
   for (const auto& r : page.records()) {
@@ -495,7 +443,7 @@ TEST_F(AuditServiceTest, BadInputAppendsNothing) {
   QueryAuditRequest req;
   req.set_page_token("not-a-token");
   grpc::ClientContext ctx;
-  Prepare(&ctx, {});
+  Prepare(&ctx, kOfficer);
   AuditPage page;
   EXPECT_EQ(audit_->QueryAudit(&ctx, req, &page).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);

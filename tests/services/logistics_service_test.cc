@@ -21,6 +21,7 @@
 #include "services/domain/event_codec.h"
 #include "services/server/policy_access.h"
 #include "services/server/server.h"
+#include "tests/services/service_fixture.h"
 #include "tests/testing/ledger_fixture.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
@@ -28,64 +29,23 @@
 namespace carelog::services {
 namespace {
 
+using carelog::testing::Caller;
+
 using ::carelog::testing::IsOk;
 using ::testing::HasSubstr;
 using namespace carelog::v1;  // NOLINT
 
-constexpr char kIssuer[] = "https://issuer.carelog.test";
-
-struct Caller {
-  std::string role;
-  std::string purpose;
-  std::string sub;
-};
 const Caller kCoordinator{"logistics_coordinator", "HOPERAT", "lc-0001"};
 const Caller kFrontDesk{"front_desk", "HOPERAT", "fd-0001"};
 const Caller kClerk{"billing_clerk", "HPAYMT", "bill-0001"};
 
-class LogisticsServiceTest : public ::testing::Test {
+class LogisticsServiceTest : public carelog::testing::ServiceTest {
  protected:
   void SetUp() override {
-    auto signer = crypto::TokenSigner::Generate("EdDSA", "k1");
-    ASSERT_THAT(signer, IsOk());
-    signer_ = std::move(*signer);
-    const std::string jwks = dir_.Sub("jwks.json");
-    std::ofstream(jwks) << signer_->PublicJwks();
-    config_.listen = "127.0.0.1:0";
-    config_.data_dir = dir_.Sub("data");
-    config_.issuers = {{kIssuer, jwks}};
-    config_.metrics_listen = "";
-    config_.log_level = "error";
-    auto policy = LoadAccessPolicy("");
-    ASSERT_THAT(policy, IsOk());
-    auto server = CarelogServer::Start(config_, carelog::testing::TestKek(),
-                                       JsonLog::File(dir_.Sub("log"), "error"),
-                                       nullptr, *policy);
-    ASSERT_THAT(server, IsOk());
-    server_ = std::move(*server);
-    channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
-                                   grpc::InsecureChannelCredentials());
+    ServiceTest::SetUp();
+    if (HasFatalFailure())
+      return;
     stub_ = LogisticsService::NewStub(channel_);
-    patients_ = PatientService::NewStub(channel_);
-  }
-
-  std::string Token(const std::string& sub, std::vector<std::string> roles) {
-    crypto::TokenSigner::Claims c;
-    c.issuer = kIssuer;
-    c.subject = sub;
-    c.audience = "carelog";
-    c.roles = std::move(roles);
-    c.issued_at = absl::Now();
-    c.ttl = absl::Minutes(10);
-    auto t = signer_->Mint(c);
-    EXPECT_THAT(t, IsOk());
-    return t.ok() ? *t : "";
-  }
-
-  void Prepare(grpc::ClientContext* ctx, const Caller& who) {
-    ctx->AddMetadata("authorization", "Bearer " + Token(who.sub, {who.role}));
-    ctx->AddMetadata("x-carelog-purpose", who.purpose);
-    ctx->set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(20)));
   }
 
   template <typename Req>
@@ -97,41 +57,6 @@ class LogisticsServiceTest : public ::testing::Test {
     grpc::ClientContext ctx;
     Prepare(&ctx, who);
     return (stub_.get()->*method)(&ctx, req, reply);
-  }
-
-  std::string Register(const std::string& command_id) {
-    RegisterPatientRequest r;
-    r.set_command_id(command_id);
-    auto* d = r.mutable_demographics();
-    d->set_given_name("Synthia");
-    d->set_family_name("Testperson");
-    d->mutable_date_of_birth()->set_year(1980);
-    d->mutable_date_of_birth()->set_month(2);
-    d->mutable_date_of_birth()->set_day(29);
-    d->set_gender(ADMINISTRATIVE_GENDER_FEMALE);
-    grpc::ClientContext ctx;
-    Prepare(&ctx, kFrontDesk);
-    RegisterPatientReply reply;
-    grpc::Status s = patients_->RegisterPatient(&ctx, r, &reply);
-    EXPECT_TRUE(s.ok()) << s.error_message();
-    return reply.patient_id();
-  }
-
-  uint64_t Head() { return server_->ledger()->GetHead().position; }
-
-  std::vector<DecodedEvent> StreamEvents(const std::string& stream) {
-    std::vector<DecodedEvent> out;
-    auto page = server_->ledger()->ReadStream(stream, 0, 1000);
-    EXPECT_THAT(page, IsOk());
-    if (!page.ok())
-      return out;
-    for (const auto& e : page->events) {
-      auto d = DecodeEvent(*server_->ledger(), e);
-      EXPECT_THAT(d, IsOk());
-      if (d.ok())
-        out.push_back(std::move(*d));
-    }
-    return out;
   }
 
   static RequestTransportationRequest Transport(const std::string& command_id,
@@ -176,13 +101,7 @@ class LogisticsServiceTest : public ::testing::Test {
     return r;
   }
 
-  carelog::testing::TempDir dir_;
-  ServerConfig config_;
-  std::unique_ptr<crypto::TokenSigner> signer_;
-  std::unique_ptr<CarelogServer> server_;
-  std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<LogisticsService::Stub> stub_;
-  std::unique_ptr<PatientService::Stub> patients_;
 };
 
 TEST_F(LogisticsServiceTest,

@@ -19,6 +19,7 @@
 #include "services/domain/event_codec.h"
 #include "services/server/policy_access.h"
 #include "services/server/server.h"
+#include "tests/services/service_fixture.h"
 #include "tests/testing/ledger_fixture.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
@@ -30,104 +31,8 @@ using ::carelog::testing::IsOk;
 using ::testing::HasSubstr;
 using namespace carelog::v1;  // NOLINT
 
-constexpr char kIssuer[] = "https://issuer.carelog.test";
-
-class PatientServiceTest : public ::testing::Test {
+class PatientServiceTest : public carelog::testing::ServiceTest {
  protected:
-  void SetUp() override {
-    auto signer = crypto::TokenSigner::Generate("EdDSA", "k1");
-    ASSERT_THAT(signer, IsOk());
-    signer_ = std::move(*signer);
-    const std::string jwks = dir_.Sub("jwks.json");
-    std::ofstream(jwks) << signer_->PublicJwks();
-    config_.listen = "127.0.0.1:0";
-    config_.data_dir = dir_.Sub("data");
-    config_.issuers = {{kIssuer, jwks}};
-    config_.metrics_listen = "";
-    config_.log_level = "error";
-    auto policy = LoadAccessPolicy("");
-    ASSERT_THAT(policy, IsOk());
-    auto server = CarelogServer::Start(config_, carelog::testing::TestKek(),
-                                       JsonLog::File(dir_.Sub("log"), "error"),
-                                       nullptr, *policy);
-    ASSERT_THAT(server, IsOk());
-    server_ = std::move(*server);
-    channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
-                                   grpc::InsecureChannelCredentials());
-    stub_ = PatientService::NewStub(channel_);
-  }
-
-  std::string Token(const std::string& sub, std::vector<std::string> roles) {
-    crypto::TokenSigner::Claims c;
-    c.issuer = kIssuer;
-    c.subject = sub;
-    c.audience = "carelog";
-    c.roles = std::move(roles);
-    c.issued_at = absl::Now();
-    c.ttl = absl::Minutes(10);
-    auto t = signer_->Mint(c);
-    EXPECT_THAT(t, IsOk());
-    return t.ok() ? *t : "";
-  }
-
-  void Prepare(grpc::ClientContext* ctx, const std::string& role = "front_desk",
-               const std::string& purpose = "HOPERAT",
-               const std::string& sub = "fd-0001") {
-    ctx->AddMetadata("authorization", "Bearer " + Token(sub, {role}));
-    ctx->AddMetadata("x-carelog-purpose", purpose);
-    ctx->set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(20)));
-  }
-
-  static RegisterPatientRequest SampleRegistration(
-      const std::string& command_id) {
-    RegisterPatientRequest r;
-    r.set_command_id(command_id);
-    auto* d = r.mutable_demographics();
-    d->set_given_name("Synthia");
-    d->set_family_name("Testperson");
-    d->mutable_date_of_birth()->set_year(1980);
-    d->mutable_date_of_birth()->set_month(2);
-    d->mutable_date_of_birth()->set_day(29);
-    d->set_gender(ADMINISTRATIVE_GENDER_FEMALE);
-    r.mutable_contact()->set_phone("+1-555-0100");
-    r.set_preferred_language("es-MX");
-    return r;
-  }
-
-  std::string Register(const std::string& command_id) {
-    grpc::ClientContext ctx;
-    Prepare(&ctx);
-    RegisterPatientReply reply;
-    grpc::Status s =
-        stub_->RegisterPatient(&ctx, SampleRegistration(command_id), &reply);
-    EXPECT_TRUE(s.ok()) << s.error_message();
-    return reply.patient_id();
-  }
-
-  uint64_t Head() { return server_->ledger()->GetHead().position; }
-
-  // Decoded events of a stream.
-  std::vector<DecodedEvent> StreamEvents(const std::string& stream) {
-    std::vector<DecodedEvent> out;
-    auto page = server_->ledger()->ReadStream(stream, 0, 1000);
-    EXPECT_THAT(page, IsOk());
-    if (!page.ok())
-      return out;
-    for (const auto& e : page->events) {
-      auto d = DecodeEvent(*server_->ledger(), e);
-      EXPECT_THAT(d, IsOk());
-      if (d.ok())
-        out.push_back(std::move(*d));
-    }
-    return out;
-  }
-
-  carelog::testing::TempDir dir_;
-  ServerConfig config_;
-  std::unique_ptr<crypto::TokenSigner> signer_;
-  std::unique_ptr<CarelogServer> server_;
-  std::shared_ptr<grpc::Channel> channel_;
-  std::unique_ptr<PatientService::Stub> stub_;
 };
 
 TEST_F(PatientServiceTest, RegistrationInsuranceAndCheckInFlowWithAudit) {
@@ -144,7 +49,7 @@ TEST_F(PatientServiceTest, RegistrationInsuranceAndCheckInFlowWithAudit) {
   {
     grpc::ClientContext ctx;
     Prepare(&ctx);
-    ASSERT_TRUE(stub_->RecordInsurance(&ctx, ins, &ins_reply).ok());
+    ASSERT_TRUE(patients_->RecordInsurance(&ctx, ins, &ins_reply).ok());
   }
   ASSERT_FALSE(ins_reply.insurance_id().empty());
 
@@ -157,7 +62,7 @@ TEST_F(PatientServiceTest, RegistrationInsuranceAndCheckInFlowWithAudit) {
     grpc::ClientContext ctx;
     Prepare(&ctx);
     PatientCommandReply r;
-    ASSERT_TRUE(stub_->RecordInsuranceVerification(&ctx, ver, &r).ok());
+    ASSERT_TRUE(patients_->RecordInsuranceVerification(&ctx, ver, &r).ok());
   }
 
   CheckInRequest chk;
@@ -175,7 +80,7 @@ TEST_F(PatientServiceTest, RegistrationInsuranceAndCheckInFlowWithAudit) {
   {
     grpc::ClientContext ctx;
     Prepare(&ctx);
-    grpc::Status s = stub_->CheckIn(&ctx, chk, &chk_reply);
+    grpc::Status s = patients_->CheckIn(&ctx, chk, &chk_reply);
     ASSERT_TRUE(s.ok()) << s.error_message();
   }
   EXPECT_TRUE(chk_reply.insurance_verified());
@@ -235,7 +140,7 @@ TEST_F(PatientServiceTest, InvalidFieldsAreRejectedByNameAndAppendNothing) {
     grpc::ClientContext ctx;
     Prepare(&ctx);
     RegisterPatientReply reply;
-    grpc::Status s = stub_->RegisterPatient(&ctx, c.req, &reply);
+    grpc::Status s = patients_->RegisterPatient(&ctx, c.req, &reply);
     EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
     EXPECT_THAT(s.error_message(), HasSubstr(c.field + ":"));
     EXPECT_THAT(s.error_message(), ::testing::Not(HasSubstr("Synthia")));
@@ -248,7 +153,7 @@ TEST_F(PatientServiceTest, InvalidFieldsAreRejectedByNameAndAppendNothing) {
   grpc::ClientContext ctx;
   Prepare(&ctx);
   CheckInReply r;
-  grpc::Status s = stub_->CheckIn(&ctx, chk, &r);
+  grpc::Status s = patients_->CheckIn(&ctx, chk, &r);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(s.error_message(), HasSubstr("paperwork[1].name"));
   EXPECT_EQ(Head(), head);
@@ -265,7 +170,7 @@ TEST_F(PatientServiceTest, CareTeamRemovalAndFlagsCommitAndChangeFacts) {
     grpc::ClientContext ctx;
     Prepare(&ctx);
     PatientCommandReply r;
-    ASSERT_TRUE(stub_->AssignCareTeamMember(&ctx, as, &r).ok());
+    ASSERT_TRUE(patients_->AssignCareTeamMember(&ctx, as, &r).ok());
   }
   RemoveCareTeamMemberRequest rm;
   rm.set_command_id("rm1");
@@ -275,7 +180,7 @@ TEST_F(PatientServiceTest, CareTeamRemovalAndFlagsCommitAndChangeFacts) {
     grpc::ClientContext ctx;
     Prepare(&ctx);
     PatientCommandReply r;
-    grpc::Status s = stub_->RemoveCareTeamMember(&ctx, rm, &r);
+    grpc::Status s = patients_->RemoveCareTeamMember(&ctx, rm, &r);
     ASSERT_TRUE(s.ok()) << s.error_message();
     EXPECT_EQ(r.result().position(), Head());
   }
@@ -287,7 +192,7 @@ TEST_F(PatientServiceTest, CareTeamRemovalAndFlagsCommitAndChangeFacts) {
     grpc::ClientContext ctx;
     Prepare(&ctx);
     PatientCommandReply r;
-    grpc::Status s = stub_->SetPatientFlags(&ctx, fl, &r);
+    grpc::Status s = patients_->SetPatientFlags(&ctx, fl, &r);
     ASSERT_TRUE(s.ok()) << s.error_message();
   }
   auto events = StreamEvents(PatientStream(id));
@@ -314,7 +219,7 @@ TEST_F(PatientServiceTest, InvalidFieldsOfEveryCommandAppendNothing) {
     grpc::ClientContext ctx;
     Prepare(&ctx);
     PatientCommandReply r;
-    expect_invalid(stub_->UpdateDemographics(&ctx, u, &r),
+    expect_invalid(patients_->UpdateDemographics(&ctx, u, &r),
                    "demographics.date_of_birth");
   }
   {
@@ -326,7 +231,7 @@ TEST_F(PatientServiceTest, InvalidFieldsOfEveryCommandAppendNothing) {
     grpc::ClientContext ctx;
     Prepare(&ctx);
     RecordInsuranceReply r;
-    expect_invalid(stub_->RecordInsurance(&ctx, i, &r), "insurance.payer");
+    expect_invalid(patients_->RecordInsurance(&ctx, i, &r), "insurance.payer");
   }
   {
     RecordInsuranceVerificationRequest v;
@@ -336,7 +241,8 @@ TEST_F(PatientServiceTest, InvalidFieldsOfEveryCommandAppendNothing) {
     grpc::ClientContext ctx;
     Prepare(&ctx);
     PatientCommandReply r;
-    expect_invalid(stub_->RecordInsuranceVerification(&ctx, v, &r), "result");
+    expect_invalid(patients_->RecordInsuranceVerification(&ctx, v, &r),
+                   "result");
   }
   {
     AssignCareTeamMemberRequest a;
@@ -346,7 +252,7 @@ TEST_F(PatientServiceTest, InvalidFieldsOfEveryCommandAppendNothing) {
     grpc::ClientContext ctx;
     Prepare(&ctx);
     PatientCommandReply r;
-    expect_invalid(stub_->AssignCareTeamMember(&ctx, a, &r), "role");
+    expect_invalid(patients_->AssignCareTeamMember(&ctx, a, &r), "role");
   }
   {
     RemoveCareTeamMemberRequest rm;
@@ -355,7 +261,7 @@ TEST_F(PatientServiceTest, InvalidFieldsOfEveryCommandAppendNothing) {
     grpc::ClientContext ctx;
     Prepare(&ctx);
     PatientCommandReply r;
-    expect_invalid(stub_->RemoveCareTeamMember(&ctx, rm, &r), "member_id");
+    expect_invalid(patients_->RemoveCareTeamMember(&ctx, rm, &r), "member_id");
   }
   {
     SetPatientFlagsRequest f;
@@ -363,7 +269,7 @@ TEST_F(PatientServiceTest, InvalidFieldsOfEveryCommandAppendNothing) {
     grpc::ClientContext ctx;
     Prepare(&ctx);
     PatientCommandReply r;
-    expect_invalid(stub_->SetPatientFlags(&ctx, f, &r), "patient_id");
+    expect_invalid(patients_->SetPatientFlags(&ctx, f, &r), "patient_id");
   }
   EXPECT_EQ(Head(), head);
 }
@@ -377,7 +283,7 @@ TEST(CarelogServerStartTest, CreatesMissingParentsOfTheDataDirectory) {
   ServerConfig config;
   config.listen = "127.0.0.1:0";
   config.data_dir = dir.Sub("a/b/data");  // neither a nor a/b exists
-  config.issuers = {{kIssuer, jwks}};
+  config.issuers = {{carelog::testing::kTestIssuer, jwks}};
   config.metrics_listen = "";
   auto server = CarelogServer::Start(config, carelog::testing::TestKek(),
                                      JsonLog::File(dir.Sub("log"), "error"));
@@ -390,14 +296,14 @@ TEST_F(PatientServiceTest, RetryReturnsTheFirstReplyAndAppendsNothing) {
   Prepare(&c1);
   RegisterPatientReply first;
   ASSERT_TRUE(
-      stub_->RegisterPatient(&c1, SampleRegistration("reg-retry"), &first)
+      patients_->RegisterPatient(&c1, SampleRegistration("reg-retry"), &first)
           .ok());
   const uint64_t head = Head();
   grpc::ClientContext c2;
   Prepare(&c2);
   RegisterPatientReply again;
   ASSERT_TRUE(
-      stub_->RegisterPatient(&c2, SampleRegistration("reg-retry"), &again)
+      patients_->RegisterPatient(&c2, SampleRegistration("reg-retry"), &again)
           .ok());
   EXPECT_EQ(again.patient_id(), first.patient_id());
   EXPECT_TRUE(again.result().duplicate());
@@ -409,7 +315,7 @@ TEST_F(PatientServiceTest, RetryReturnsTheFirstReplyAndAppendsNothing) {
   grpc::ClientContext c3;
   Prepare(&c3);
   RegisterPatientReply r3;
-  EXPECT_EQ(stub_->RegisterPatient(&c3, other, &r3).error_code(),
+  EXPECT_EQ(patients_->RegisterPatient(&c3, other, &r3).error_code(),
             grpc::StatusCode::ALREADY_EXISTS);
   EXPECT_EQ(Head(), head);
 }
@@ -424,7 +330,7 @@ TEST_F(PatientServiceTest, StateRulesGiveNotFoundAndFailedPrecondition) {
     grpc::ClientContext ctx;
     Prepare(&ctx);
     PatientCommandReply r;
-    EXPECT_EQ(stub_->UpdateDemographics(&ctx, u, &r).error_code(),
+    EXPECT_EQ(patients_->UpdateDemographics(&ctx, u, &r).error_code(),
               grpc::StatusCode::NOT_FOUND);
   }
   {
@@ -437,7 +343,7 @@ TEST_F(PatientServiceTest, StateRulesGiveNotFoundAndFailedPrecondition) {
     grpc::ClientContext ctx;
     Prepare(&ctx);
     PatientCommandReply r;
-    EXPECT_EQ(stub_->RecordInsuranceVerification(&ctx, v, &r).error_code(),
+    EXPECT_EQ(patients_->RecordInsuranceVerification(&ctx, v, &r).error_code(),
               grpc::StatusCode::NOT_FOUND);
   }
   {
@@ -448,7 +354,7 @@ TEST_F(PatientServiceTest, StateRulesGiveNotFoundAndFailedPrecondition) {
     grpc::ClientContext ctx;
     Prepare(&ctx);
     PatientCommandReply r;
-    EXPECT_EQ(stub_->RemoveCareTeamMember(&ctx, rm, &r).error_code(),
+    EXPECT_EQ(patients_->RemoveCareTeamMember(&ctx, rm, &r).error_code(),
               grpc::StatusCode::FAILED_PRECONDITION);
   }
   AssignCareTeamMemberRequest as;
@@ -460,13 +366,13 @@ TEST_F(PatientServiceTest, StateRulesGiveNotFoundAndFailedPrecondition) {
     grpc::ClientContext ctx;
     Prepare(&ctx);
     PatientCommandReply r;
-    ASSERT_TRUE(stub_->AssignCareTeamMember(&ctx, as, &r).ok());
+    ASSERT_TRUE(patients_->AssignCareTeamMember(&ctx, as, &r).ok());
   }
   as.set_command_id("as2");
   grpc::ClientContext ctx;
   Prepare(&ctx);
   PatientCommandReply r;
-  EXPECT_EQ(stub_->AssignCareTeamMember(&ctx, as, &r).error_code(),
+  EXPECT_EQ(patients_->AssignCareTeamMember(&ctx, as, &r).error_code(),
             grpc::StatusCode::FAILED_PRECONDITION);
 }
 
@@ -480,7 +386,7 @@ TEST_F(PatientServiceTest, DeniedCommandIsAuditedAndChangesNothingElse) {
   grpc::ClientContext ctx;
   Prepare(&ctx, "billing_clerk", "HPAYMT", "bill-0001");
   PatientCommandReply r;
-  grpc::Status s = stub_->UpdateDemographics(&ctx, u, &r);
+  grpc::Status s = patients_->UpdateDemographics(&ctx, u, &r);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
   // Exactly one new event: the denial, in the audit trail.
   EXPECT_EQ(Head(), head + 1);
@@ -503,7 +409,7 @@ TEST_F(PatientServiceTest, CareTeamMembershipGrantsClinicianAccess) {
     grpc::ClientContext ctx;
     Prepare(&ctx, "clinician", "TREAT", "dr-0001");
     PatientCommandReply r;
-    EXPECT_EQ(stub_->UpdateDemographics(&ctx, u, &r).error_code(),
+    EXPECT_EQ(patients_->UpdateDemographics(&ctx, u, &r).error_code(),
               grpc::StatusCode::PERMISSION_DENIED);
   }
   AssignCareTeamMemberRequest as;
@@ -515,13 +421,13 @@ TEST_F(PatientServiceTest, CareTeamMembershipGrantsClinicianAccess) {
     grpc::ClientContext ctx;
     Prepare(&ctx);
     PatientCommandReply r;
-    ASSERT_TRUE(stub_->AssignCareTeamMember(&ctx, as, &r).ok());
+    ASSERT_TRUE(patients_->AssignCareTeamMember(&ctx, as, &r).ok());
   }
   u.set_command_id("u-clin-2");
   grpc::ClientContext ctx;
   Prepare(&ctx, "clinician", "TREAT", "dr-0001");
   PatientCommandReply r;
-  grpc::Status s = stub_->UpdateDemographics(&ctx, u, &r);
+  grpc::Status s = patients_->UpdateDemographics(&ctx, u, &r);
   EXPECT_TRUE(s.ok()) << s.error_message();
 }
 
@@ -540,7 +446,7 @@ TEST_F(PatientServiceTest,
       grpc::ClientContext ctx;
       Prepare(&ctx);
       PatientCommandReply r;
-      results[i] = stub_->UpdateDemographics(&ctx, u, &r);
+      results[i] = patients_->UpdateDemographics(&ctx, u, &r);
     });
   }
   for (auto& t : threads)

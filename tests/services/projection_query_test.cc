@@ -21,6 +21,7 @@
 #include "services/projections/query_service.h"
 #include "services/server/policy_access.h"
 #include "services/server/server.h"
+#include "tests/services/service_fixture.h"
 #include "tests/testing/ledger_fixture.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
@@ -31,56 +32,16 @@ namespace {
 using ::carelog::testing::IsOk;
 using namespace carelog::v1;  // NOLINT
 
-constexpr char kIssuer[] = "https://issuer.carelog.test";
 constexpr char kMarkerStreet[] = "42 Zanzibarquux Lane";
 constexpr char kMarkerContact[] = "Oswaldine Emergencia";
 
-class ProjectionQueryTest : public ::testing::Test {
+class ProjectionQueryTest : public carelog::testing::ServiceTest {
  protected:
   void SetUp() override {
-    auto signer = crypto::TokenSigner::Generate("EdDSA", "k1");
-    ASSERT_THAT(signer, IsOk());
-    signer_ = std::move(*signer);
-    const std::string jwks = dir_.Sub("jwks.json");
-    std::ofstream(jwks) << signer_->PublicJwks();
-    config_.listen = "127.0.0.1:0";
-    config_.data_dir = dir_.Sub("data");
-    config_.issuers = {{kIssuer, jwks}};
-    config_.metrics_listen = "";
-    config_.log_level = "error";
-    auto policy = LoadAccessPolicy("");
-    ASSERT_THAT(policy, IsOk());
-    auto server = CarelogServer::Start(config_, carelog::testing::TestKek(),
-                                       JsonLog::File(dir_.Sub("log"), "error"),
-                                       nullptr, *policy);
-    ASSERT_THAT(server, IsOk());
-    server_ = std::move(*server);
-    channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
-                                   grpc::InsecureChannelCredentials());
-    patients_ = PatientService::NewStub(channel_);
+    ServiceTest::SetUp();
+    if (HasFatalFailure())
+      return;
     queries_ = QueryService::NewStub(channel_);
-  }
-
-  std::string Token(const std::string& sub, std::vector<std::string> roles) {
-    crypto::TokenSigner::Claims c;
-    c.issuer = kIssuer;
-    c.subject = sub;
-    c.audience = "carelog";
-    c.roles = std::move(roles);
-    c.issued_at = absl::Now();
-    c.ttl = absl::Minutes(10);
-    auto t = signer_->Mint(c);
-    EXPECT_THAT(t, IsOk());
-    return t.ok() ? *t : "";
-  }
-
-  void Prepare(grpc::ClientContext* ctx, const std::string& role = "front_desk",
-               const std::string& purpose = "HOPERAT",
-               const std::string& sub = "fd-0001",
-               absl::Duration deadline = absl::Seconds(20)) {
-    ctx->AddMetadata("authorization", "Bearer " + Token(sub, {role}));
-    ctx->AddMetadata("x-carelog-purpose", purpose);
-    ctx->set_deadline(absl::ToChronoTime(absl::Now() + deadline));
   }
 
   // Registers a patient; returns its id and the command's position.
@@ -101,12 +62,9 @@ class ProjectionQueryTest : public ::testing::Test {
     r.mutable_contact()->mutable_address()->add_lines(kMarkerStreet);
     r.mutable_emergency_contact()->set_name(kMarkerContact);
     r.set_preferred_language("es-MX");
-    grpc::ClientContext ctx;
-    Prepare(&ctx);
-    RegisterPatientReply reply;
-    grpc::Status s = patients_->RegisterPatient(&ctx, r, &reply);
-    EXPECT_TRUE(s.ok()) << s.error_message();
-    return {reply.patient_id(), reply.result().position()};
+    uint64_t position = 0;
+    std::string id = RegisterPatient(r, &position);
+    return {id, position};
   }
 
   grpc::Status Get(const std::string& id, uint64_t min_position,
@@ -139,12 +97,6 @@ class ProjectionQueryTest : public ::testing::Test {
     return out;
   }
 
-  carelog::testing::TempDir dir_;
-  ServerConfig config_;
-  std::unique_ptr<crypto::TokenSigner> signer_;
-  std::unique_ptr<CarelogServer> server_;
-  std::shared_ptr<grpc::Channel> channel_;
-  std::unique_ptr<PatientService::Stub> patients_;
   std::unique_ptr<QueryService::Stub> queries_;
 };
 
