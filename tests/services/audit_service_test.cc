@@ -262,7 +262,7 @@ TEST_F(AuditServiceTest, AccountingHoldsExactlyThePatientsAccesses) {
   ASSERT_TRUE(ReadPatient(id, {"scheduler", "HOPERAT", "sch-1"}).ok());
   ASSERT_TRUE(ReadPatient(other, {"scheduler", "HOPERAT", "sch-1"}).ok());
   // Another patient may not read this one's record.
-  EXPECT_EQ(ReadPatient(id, {other, "patient", "PATRQT", ""}).error_code(),
+  EXPECT_EQ(ReadPatient(id, {"patient", "PATRQT", other}).error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
   const std::vector<uint64_t> expected = AuditPositionsOf(id);
   ASSERT_GE(expected.size(), 4u);  // registration write, 2 reads, 1 denial

@@ -24,7 +24,6 @@ class PatientRestrictionTest : public ProjectionServerTest {
  protected:
   void SetUp() override {
     ProjectionServerTest::SetUp();
-    patients_ = PatientService::NewStub(channel_);
     RegisterPatientRequest reg;
     reg.set_command_id("reg-1");
     reg.mutable_demographics()->set_given_name("Synthia");
@@ -87,9 +86,7 @@ class PatientRestrictionTest : public ProjectionServerTest {
     return r;
   }
 
-  uint64_t Head() { return server_->ledger()->GetHead().position; }
 
-  std::unique_ptr<PatientService::Stub> patients_;
   std::string patient_;
   uint64_t position_ = 0;
 };

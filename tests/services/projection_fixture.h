@@ -25,63 +25,22 @@
 #include "services/server/policy_access.h"
 #include "services/server/server.h"
 #include "storage/maintenance.h"
+#include "tests/services/service_fixture.h"
 #include "tests/testing/ledger_fixture.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
 namespace carelog::services {
 
-class ProjectionServerTest : public ::testing::Test {
+class ProjectionServerTest : public carelog::testing::ServiceTest {
  protected:
-  static constexpr const char* kIssuer = "https://issuer.carelog.test";
-
-  void SetUp() override { StartServer(""); }
-
   // Starts carelogd's server under `policy_file` ("" = the default policy).
   void StartServer(const std::string& policy_file) {
-    if (signer_ == nullptr) {
-      auto signer = crypto::TokenSigner::Generate("EdDSA", "k1");
-      ASSERT_TRUE(signer.ok());
-      signer_ = std::move(*signer);
-    }
-    const std::string jwks = dir_.Sub("jwks.json");
-    std::ofstream(jwks) << signer_->PublicJwks();
-    config_.listen = "127.0.0.1:0";
-    config_.data_dir = dir_.Sub("data");
-    config_.issuers = {{kIssuer, jwks}};
-    config_.metrics_listen = "";
-    config_.log_level = "error";
-    auto policy = LoadAccessPolicy(policy_file);
-    ASSERT_TRUE(policy.ok()) << policy.status();
-    auto server = CarelogServer::Start(config_, carelog::testing::TestKek(),
-                                       JsonLog::File(dir_.Sub("log"), "error"),
-                                       nullptr, *policy);
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = std::move(*server);
-    channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
-                                   grpc::InsecureChannelCredentials());
-    queries_ = carelog::v1::QueryService::NewStub(channel_);
+    ServiceTest::StartServer(policy_file);
+    if (server_ != nullptr)
+      queries_ = carelog::v1::QueryService::NewStub(channel_);
   }
-
-  std::string Token(const std::string& sub, std::vector<std::string> roles) {
-    crypto::TokenSigner::Claims c;
-    c.issuer = kIssuer;
-    c.subject = sub;
-    c.audience = "carelog";
-    c.roles = std::move(roles);
-    c.issued_at = absl::Now();
-    c.ttl = absl::Minutes(10);
-    auto t = signer_->Mint(c);
-    EXPECT_TRUE(t.ok());
-    return t.ok() ? *t : "";
-  }
-
-  void Prepare(grpc::ClientContext* ctx, const std::string& role,
-               const std::string& purpose, const std::string& sub) {
-    ctx->AddMetadata("authorization", "Bearer " + Token(sub, {role}));
-    ctx->AddMetadata("x-carelog-purpose", purpose);
-    ctx->set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(20)));
-  }
+  void SetUp() override { StartServer(""); }
 
   // Appends `body` about `patient` to `stream` as one command.
   uint64_t Append(const std::string& stream, const std::string& patient,
@@ -205,11 +164,6 @@ class ProjectionServerTest : public ::testing::Test {
     return hits;
   }
 
-  carelog::testing::TempDir dir_;
-  ServerConfig config_;
-  std::unique_ptr<crypto::TokenSigner> signer_;
-  std::unique_ptr<CarelogServer> server_;
-  std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<carelog::v1::QueryService::Stub> queries_;
   int seq_ = 0;
 };

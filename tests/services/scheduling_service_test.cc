@@ -47,6 +47,8 @@ class SchedulingServiceTest : public carelog::testing::ServiceTest {
     if (HasFatalFailure())
       return;
     stub_ = SchedulingService::NewStub(channel_);
+    // Whole minutes, a week ahead: well clear of "now" for every rule.
+    future_ = (absl::ToUnixMicros(absl::Now()) / kHour + 24 * 7) * kHour;
   }
 
   // One unary call on the scheduling stub as `who`.

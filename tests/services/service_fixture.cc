@@ -13,10 +13,12 @@
 
 namespace carelog::testing {
 
-void ServiceTest::SetUp() {
-  auto signer = crypto::TokenSigner::Generate("EdDSA", "k1");
-  ASSERT_THAT(signer, IsOk());
-  signer_ = std::move(*signer);
+void ServiceTest::StartServer(const std::string& policy_file) {
+  if (signer_ == nullptr) {
+    auto signer = crypto::TokenSigner::Generate("EdDSA", "k1");
+    ASSERT_THAT(signer, IsOk());
+    signer_ = std::move(*signer);
+  }
   const std::string jwks = dir_.Sub("jwks.json");
   std::ofstream(jwks) << signer_->PublicJwks();
   config_.listen = "127.0.0.1:0";
@@ -24,8 +26,7 @@ void ServiceTest::SetUp() {
   config_.issuers = {{kTestIssuer, jwks}};
   config_.metrics_listen = "";
   config_.log_level = "error";
-  ConfigureServer();
-  auto policy = services::LoadAccessPolicy("");
+  auto policy = services::LoadAccessPolicy(policy_file);
   ASSERT_THAT(policy, IsOk());
   auto server = services::CarelogServer::Start(
       config_, TestKek(), services::JsonLog::File(dir_.Sub("log"), "error"),

@@ -43,10 +43,10 @@ struct Caller {
 
 class ServiceTest : public ::testing::Test {
  protected:
-  // Starts the server with config_ as ConfigureServer left it.
-  void SetUp() override;
-  // Called before the server starts: change config_ here.
-  virtual void ConfigureServer() {}
+  void SetUp() override { StartServer(""); }
+  // Starts carelogd's server with config_ under `policy_file` ("" = the
+  // default policy); tests that change config_ first call it themselves.
+  void StartServer(const std::string& policy_file);
 
   std::string Token(const std::string& sub, std::vector<std::string> roles);
   // Bearer token, purpose (and reason) metadata, and a deadline.
