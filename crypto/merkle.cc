@@ -72,7 +72,9 @@ int TrailingZeros(uint64_t x) {
 // last leaf diverge) and a "border" part (left siblings on the right border).
 void Decompose(uint64_t index, uint64_t size, int* inner, int* border) {
   *inner = BitLen(index ^ (size - 1));
-  *border = PopCount(index >> *inner);
+  // inner is 64 when the two paths part at the top bit; a shift by 64 is
+  // undefined (x86 shifts by 0 instead), and no bits remain above it.
+  *border = *inner >= 64 ? 0 : PopCount(index >> *inner);
 }
 
 // Folds the inner part: at height i the sibling is on the right when bit i of

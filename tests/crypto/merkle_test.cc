@@ -390,5 +390,16 @@ TEST(MerkleAdversarialTest, HugeSizesDoNotOverflow) {
   }
 }
 
+// Leaf 1 of a tree of 2^63 + 1 leaves: its path parts from the last leaf's at
+// the top bit, so all 64 siblings are inner and none is on the border. (The
+// border count once shifted the index by 64 — undefined; x86 shifted by 0
+// and counted the index's own bit, asking for 65 hashes. UBSan found it.)
+TEST(MerkleAdversarialTest, PathsPartingAtTheTopBitHaveNoBorder) {
+  const uint64_t size = (uint64_t{1} << 63) + 1;
+  EXPECT_EQ(InclusionProofLength(1, size), 64u);
+  EXPECT_EQ(InclusionProofLength(0, size), 64u);
+  EXPECT_EQ(InclusionProofLength(size - 1, size), 1u);
+}
+
 }  // namespace
 }  // namespace carelog::crypto
