@@ -60,7 +60,7 @@ struct Config {
   size_t page = 100;
   bool quick = false;
   bool keep = false;
-  int rounds = 1;          // accounting rounds (the first may meet a cold cache)
+  int rounds = 1;  // accounting rounds (the first may meet a cold cache)
   int settle_seconds = 0;  // idle time between load and queries (compactions)
 };
 

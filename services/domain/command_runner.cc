@@ -53,9 +53,10 @@ absl::Status CommandScope::Authorize(const std::string& resource,
   return AccessEnforcer::DenialOf(req, decision);
 }
 
-carelog::v1::AccessAudited AuditRecordOf(
-    const RequestContext& ctx, const std::string& method,
-    const AccessRequest& req, const AccessDecision& decision) {
+carelog::v1::AccessAudited AuditRecordOf(const RequestContext& ctx,
+                                         const std::string& method,
+                                         const AccessRequest& req,
+                                         const AccessDecision& decision) {
   carelog::v1::AccessAudited a;
   a.set_actor(ctx.actor);
   for (const auto& r : ctx.roles)

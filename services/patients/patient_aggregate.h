@@ -56,10 +56,9 @@ PatientFacts PatientFactsFor(const PatientState& state,
                              const std::string& actor);
 
 // Removes restriction `restriction_id`; false when none has that id.
-bool RemoveRestriction(
-    google::protobuf::RepeatedPtrField<carelog::v1::DisclosureRestriction>*
-        restrictions,
-    const std::string& restriction_id);
+bool RemoveRestriction(google::protobuf::RepeatedPtrField<
+                           carelog::v1::DisclosureRestriction>* restrictions,
+                       const std::string& restriction_id);
 
 // The policy engine's form of a patient's restrictions. A restriction with no
 // resources covers every patient-data resource — never audit or ledger: a
@@ -68,8 +67,8 @@ bool RemoveRestriction(
 // rename one) makes the restriction cover every patient-data resource, so a
 // restriction never narrows by mistake.
 std::vector<policies::PatientRestriction> ToPolicyRestrictions(
-    const google::protobuf::RepeatedPtrField<carelog::v1::DisclosureRestriction>&
-        restrictions);
+    const google::protobuf::RepeatedPtrField<
+        carelog::v1::DisclosureRestriction>& restrictions);
 
 // State rules (FAILED_PRECONDITION / NOT_FOUND with the reason).
 absl::Status RequireExists(const PatientState& state,

@@ -196,8 +196,9 @@ absl::Status ValidateRecordDisclosureRestriction(
     const auto res = policies::ParseResource(r.resources(i));
     if (!res) {
       return absl::InvalidArgumentError(
-          f + ": not a resource of the access policy (see "
-              "docs/access-policy.md)");
+          f +
+          ": not a resource of the access policy (see "
+          "docs/access-policy.md)");
     }
     if (*res == policies::Resource::kAudit ||
         *res == policies::Resource::kLedger) {

@@ -100,8 +100,9 @@ absl::Status ValidateAnomalies(const AnomalyConfig& a) {
                      kMaxAnomalyWindow));
   }
   if (a.denial_threshold < 1 || a.denial_threshold > kMaxAnomalyCount) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "anomalies.denial_threshold: must be between 1 and ", kMaxAnomalyCount));
+    return absl::InvalidArgumentError(
+        absl::StrCat("anomalies.denial_threshold: must be between 1 and ",
+                     kMaxAnomalyCount));
   }
   if (a.denial_window_seconds < 1 ||
       a.denial_window_seconds > kMaxAnomalyWindow) {
@@ -125,13 +126,12 @@ absl::StatusOr<ServerConfig> ParseConfig(absl::string_view yaml,
   }
   if (root.IsNull())
     return c;
-  CARELOG_RETURN_IF_ERROR(
-      CheckKeys(root,
-                {"listen", "data_dir", "key_file", "kek_env", "tls", "issuers",
-                 "audience", "dev_mode", "policy_file", "metrics_listen",
-                 "log_level", "limits", "signing_key_file", "checkpoints",
-                 "anomalies"},
-                ""));
+  CARELOG_RETURN_IF_ERROR(CheckKeys(
+      root,
+      {"listen", "data_dir", "key_file", "kek_env", "tls", "issuers",
+       "audience", "dev_mode", "policy_file", "metrics_listen", "log_level",
+       "limits", "signing_key_file", "checkpoints", "anomalies"},
+      ""));
   CARELOG_RETURN_IF_ERROR(Read(root, "listen", "", &c.listen));
   CARELOG_RETURN_IF_ERROR(Read(root, "data_dir", "", &c.data_dir));
   CARELOG_RETURN_IF_ERROR(Read(root, "key_file", "", &c.key_file));

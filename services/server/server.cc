@@ -365,8 +365,8 @@ absl::StatusOr<std::unique_ptr<CarelogServer>> CarelogServer::Start(
                                         {"failed_position", s.failed_position},
                                         {"error", s.error}});
   };
-  auto views = projections::Projections::Open(
-      impl->ledger.get(), wo, AnomalyOptions(config.anomalies));
+  auto views = projections::Projections::Open(impl->ledger.get(), wo,
+                                              AnomalyOptions(config.anomalies));
   if (!views.ok())
     return views.status();
   impl->projections = std::move(*views);

@@ -260,29 +260,27 @@ INSTANTIATE_TEST_SUITE_P(
                    [](ServerConfig* c) { c->log_level = "loud"; }},
         BadSetting{"MetricsListenWithoutPort", "metrics_listen",
                    [](ServerConfig* c) { c->metrics_listen = "metrics"; }},
-        BadSetting{"BusinessStartHourNegative", "anomalies.business_start_hour",
-                   [](ServerConfig* c) {
-                     c->anomalies.business_start_hour = -1;
-                   }},
+        BadSetting{
+            "BusinessStartHourNegative", "anomalies.business_start_hour",
+            [](ServerConfig* c) { c->anomalies.business_start_hour = -1; }},
         BadSetting{"BusinessEndBeforeStart", "anomalies.business_end_hour",
                    [](ServerConfig* c) {
                      c->anomalies.business_start_hour = 9;
                      c->anomalies.business_end_hour = 9;
                    }},
-        BadSetting{"BusinessEndPastMidnight", "anomalies.business_end_hour",
-                   [](ServerConfig* c) { c->anomalies.business_end_hour = 25; }},
+        BadSetting{
+            "BusinessEndPastMidnight", "anomalies.business_end_hour",
+            [](ServerConfig* c) { c->anomalies.business_end_hour = 25; }},
         BadSetting{"UnknownTimeZone", "anomalies.time_zone",
                    [](ServerConfig* c) {
                      c->anomalies.time_zone = "Mars/Olympus_Mons";
                    }},
-        BadSetting{"BulkCountOfOne", "anomalies.bulk_distinct_patients",
-                   [](ServerConfig* c) {
-                     c->anomalies.bulk_distinct_patients = 1;
-                   }},
-        BadSetting{"BulkWindowZero", "anomalies.bulk_window_seconds",
-                   [](ServerConfig* c) {
-                     c->anomalies.bulk_window_seconds = 0;
-                   }},
+        BadSetting{
+            "BulkCountOfOne", "anomalies.bulk_distinct_patients",
+            [](ServerConfig* c) { c->anomalies.bulk_distinct_patients = 1; }},
+        BadSetting{
+            "BulkWindowZero", "anomalies.bulk_window_seconds",
+            [](ServerConfig* c) { c->anomalies.bulk_window_seconds = 0; }},
         BadSetting{"DenialThresholdZero", "anomalies.denial_threshold",
                    [](ServerConfig* c) { c->anomalies.denial_threshold = 0; }},
         BadSetting{"DenialWindowTooLong", "anomalies.denial_window_seconds",

@@ -57,9 +57,8 @@ TEST_F(AuditAnomalyConfigTest, ConfiguredThresholdsDecideTheFlags) {
   ASSERT_TRUE(ReadRecord("pt-a1", "front_desk", "HOPERAT", "fd-7", pos).ok());
   ASSERT_TRUE(ReadRecord("pt-a2", "front_desk", "HOPERAT", "fd-7", pos).ok());
   // A patient reading someone else's record: denied, once.
-  EXPECT_EQ(
-      ReadRecord("pt-a1", "patient", "PATRQT", "pt-a2", pos).error_code(),
-      grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(ReadRecord("pt-a1", "patient", "PATRQT", "pt-a2", pos).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
 
   const AuditPage bulk = Flagged("fd-7", AUDIT_ANOMALY_BULK_ACCESS);
   ASSERT_EQ(bulk.records_size(), 1);
