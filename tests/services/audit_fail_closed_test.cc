@@ -54,11 +54,11 @@ class AuditFailClosedTest : public ProjectionServerTest {
     GetPatientRecordRequest record;
     record.set_patient_id(patient);
     record.set_min_position(position);
-    reads.push_back(Make<PatientRecord>(
-        "GetPatientRecord", "front_desk", "HOPERAT", "fd-1", record,
-        [q](auto* c, const auto& r, auto* out) {
-          return q->GetPatientRecord(c, r, out);
-        }));
+    reads.push_back(Make<PatientRecord>("GetPatientRecord", "front_desk",
+                                        "HOPERAT", "fd-1", record,
+                                        [q](auto* c, const auto& r, auto* out) {
+                                          return q->GetPatientRecord(c, r, out);
+                                        }));
     GetBillingAccountRequest billing;
     billing.set_patient_id(patient);
     billing.set_min_position(position);
@@ -70,11 +70,11 @@ class AuditFailClosedTest : public ProjectionServerTest {
     QueryAuditRequest query;
     query.mutable_filter()->set_patient_id(patient);
     query.set_min_position(position);
-    reads.push_back(Make<AuditPage>(
-        "QueryAudit", "compliance_officer", "HCOMPL", "co-1", query,
-        [audit](auto* c, const auto& r, auto* out) {
-          return audit->QueryAudit(c, r, out);
-        }));
+    reads.push_back(Make<AuditPage>("QueryAudit", "compliance_officer",
+                                    "HCOMPL", "co-1", query,
+                                    [audit](auto* c, const auto& r, auto* out) {
+                                      return audit->QueryAudit(c, r, out);
+                                    }));
     ListBreakGlassQueueRequest queue;
     queue.set_min_position(position);
     queue.set_include_reviewed(true);
@@ -85,11 +85,11 @@ class AuditFailClosedTest : public ProjectionServerTest {
         }));
     ListAnomaliesRequest anomalies;
     anomalies.set_min_position(position);
-    reads.push_back(Make<AuditPage>(
-        "ListAnomalies", "compliance_officer", "HCOMPL", "co-1", anomalies,
-        [audit](auto* c, const auto& r, auto* out) {
-          return audit->ListAnomalies(c, r, out);
-        }));
+    reads.push_back(Make<AuditPage>("ListAnomalies", "compliance_officer",
+                                    "HCOMPL", "co-1", anomalies,
+                                    [audit](auto* c, const auto& r, auto* out) {
+                                      return audit->ListAnomalies(c, r, out);
+                                    }));
     ExportAuditRequest csv;
     csv.mutable_filter()->set_patient_id(patient);
     csv.set_format(AUDIT_EXPORT_FORMAT_CSV);

@@ -59,8 +59,7 @@ class PatientRestrictionTest : public ProjectionServerTest {
   }
 
   // A clinician's read of the patient's record, once the view has caught up.
-  grpc::Status ClinicianRead(const std::string& clinician,
-                             PatientRecord* rec) {
+  grpc::Status ClinicianRead(const std::string& clinician, PatientRecord* rec) {
     GetPatientRecordRequest req;
     req.set_patient_id(patient_);
     req.set_min_position(position_);
@@ -85,7 +84,6 @@ class PatientRestrictionTest : public ProjectionServerTest {
     r.set_party(actor);
     return r;
   }
-
 
   std::string patient_;
   uint64_t position_ = 0;
